@@ -1,0 +1,127 @@
+// The typed surface of the native addon (native/addon.cc). This file is the
+// contract between lib/ and native/: every call that crosses into C++ is here.
+
+/** One batch as it crosses into C++: uint8 pixels in NHWC order plus int32 labels. */
+export interface NativeBatch {
+  images: Uint8Array; // n * height * width * channels bytes, NHWC
+  labels: Int32Array; // n labels in [0, numClasses)
+  n: number;
+  height: number;
+  width: number;
+  channels: number;
+}
+
+export type GateKind = 'none' | 'rnn' | 'ffgate1' | 'ffgate2';
+export type GateMode = 'hard' | 'soft';
+export type ArchKind = 'cifar' | 'imagenet';
+
+/** What C++ needs to build a model. Validated in TypeScript (lib/config.ts) first. */
+export interface NativeModelSpec {
+  arch: ArchKind;
+  depth: number; // cifar: 6n+2; imagenet: 18, 34, 50, 101, 152
+  gate: GateKind;
+  gateMode: GateMode; // hard = straight-through; soft = continuous mask in training
+  numClasses: number;
+  inChannels: number; // 1 or 3
+  mean: number[]; // per channel, on the 0..1 scale
+  std: number[];
+  device: string; // 'cpu' | 'cuda' | 'cuda:N'
+  threads: number; // LibTorch intra-op threads
+  seed: number;
+  /** Default float32; float64 exists for gradient checks against reference implementations. */
+  dtype?: 'float32' | 'float64';
+}
+
+export interface OptimizerArgs {
+  lr: number;
+  momentum: number;
+  weightDecay: number;
+  nesterov: boolean;
+}
+
+export interface TrainStepResult {
+  loss: number; // mean cross-entropy over the batch
+  correct: number; // top-1 correct in this batch
+  n: number;
+  gateExec: Float64Array; // per gated block (M = blocks - 1): how many samples executed it
+}
+
+export interface EvalStepResult {
+  loss: number; // summed cross-entropy over the batch
+  correct1: number;
+  correct5: number;
+  n: number;
+  gateExec: Float64Array; // per gated block: samples that executed it (p > threshold)
+  macs: Float64Array; // per sample: conv multiply-accumulates spent, gates included
+  executed: Uint8Array; // n * M: 1 where sample s executed gated block i (row-major by sample)
+  predictions: Int32Array; // top-1 class per sample
+  logits: Float32Array; // n * numClasses, row-major by sample
+}
+
+export interface ModelInfo {
+  blocks: number; // N residual blocks
+  gatedBlocks: number; // M = N - 1 when gated, else 0
+  parameters: number; // trainable parameter count, gates included
+  gateParameters: number;
+  stemMacs: number;
+  blockMacs: number[]; // conv MACs of each block when executed (projection included)
+  skipMacs: number[]; // conv MACs of each block when skipped (its projection shortcut, or 0)
+  gateMacs: number[]; // MACs of each gate call
+  headMacs: number; // the final fc layer (not counted in conv MACs; reported apart)
+  fullMacs: number; // conv MACs of the plain network (every block, no gates)
+  device: string;
+  threads: number;
+}
+
+export interface VersionInfo {
+  libtorch: string;
+  cuda: boolean;
+  cudaDevices: number;
+  napi: number;
+  threads: number;
+  libtorchPath: string;
+}
+
+/** The model as lib/ uses it: lib/model.ts wraps the raw addon object (RawNativeModel)
+ *  and adds file I/O (safetensors is parsed and written in TypeScript, so a hostile file
+ *  never reaches C++ unchecked). Create one with `createModel(spec)` from lib/model.ts. */
+export interface NativeModel {
+  trainStep(batch: NativeBatch, opt: OptimizerArgs): Promise<TrainStepResult>;
+  evalStep(batch: NativeBatch, threshold: number): Promise<EvalStepResult>;
+  /** Weights (parameters and buffers) as safetensors, names as in bench/pytorch/skipnet_ref.py. */
+  saveWeights(path: string): Promise<void>;
+  loadWeights(path: string): Promise<void>;
+  /** SGD momentum buffers as safetensors. */
+  saveOptimizer(path: string): Promise<void>;
+  loadOptimizer(path: string): Promise<void>;
+  /** Debug/parity: one forward+backward in training mode without an optimizer step.
+   *  Returns safetensors bytes with logits, loss, gate probabilities and gradients. */
+  inspectStep(batch: NativeBatch): Promise<Uint8Array>;
+  /** Architecture facts; MACs are for an input of height x width (default: 32 for cifar, 224 for imagenet). */
+  info(height?: number, width?: number): ModelInfo;
+  dispose(): void;
+}
+
+/** One named tensor as it crosses the boundary (little-endian bytes). */
+export interface TensorEntry {
+  name: string;
+  dtype: 'F32' | 'F64' | 'I64';
+  shape: number[];
+  data: Uint8Array;
+}
+
+/** What the addon's Model object itself offers (native/addon.cc). */
+export interface RawNativeModel {
+  trainStep(batch: NativeBatch, opt: OptimizerArgs): Promise<TrainStepResult>;
+  evalStep(batch: NativeBatch, threshold: number): Promise<EvalStepResult>;
+  exportState(which: 'weights' | 'optimizer'): Promise<TensorEntry[]>;
+  importState(which: 'weights' | 'optimizer', entries: TensorEntry[]): Promise<void>;
+  inspectStep(batch: NativeBatch): Promise<TensorEntry[]>;
+  info(height?: number, width?: number): ModelInfo;
+  dispose(): void;
+}
+
+export interface NativeAddon {
+  Model: new (spec: NativeModelSpec) => RawNativeModel;
+  versions(): VersionInfo;
+}

@@ -1,0 +1,418 @@
+// The run config: one zod schema that validates and fills in defaults, the error
+// text people see when a field is wrong, and the layering used by the CLI
+// (preset, then a JSON file, then --set dot.path=value overrides).
+//
+// Defaults follow the reference CIFAR SP recipe (spec section 3): SGD lr 0.1,
+// momentum 0.9, wd 1e-4, batch 128, 64k iterations, x0.1 at 32k and 48k.
+
+import { readFile } from 'node:fs/promises';
+import os from 'node:os';
+import { z } from 'zod';
+import type { DataSourceSpec } from './data/types.js';
+import { SkipNetError } from './errors.js';
+import { getPreset } from './presets.js';
+
+// ---------------------------------------------------------------- depths
+
+/** CIFAR ResNets are 6n+2 deep (n BasicBlocks per stage, 3 stages). */
+export function isCifarDepth(depth: number): boolean {
+  return Number.isInteger(depth) && depth >= 8 && (depth - 2) % 6 === 0;
+}
+
+/** The torchvision/reference ImageNet depths (spec 1.2). */
+export const IMAGENET_DEPTHS = [18, 34, 50, 101, 152] as const;
+
+const DEFAULT_DEPTH = { cifar: 38, imagenet: 101 } as const;
+
+// ---------------------------------------------------------------- data source
+
+const positiveInt = z.number().int().positive();
+const dirPath = z.string().min(1, 'must be a non-empty path');
+
+/** Mirrors DataSourceSpec in lib/data/types.ts; the `satisfies` check below keeps them in step. */
+export const DataSourceSchema = z.discriminatedUnion(
+  'kind',
+  [
+    z.strictObject({ kind: z.literal('cifar10'), root: dirPath }),
+    z.strictObject({ kind: z.literal('cifar100'), root: dirPath, labels: z.enum(['fine', 'coarse']).optional() }),
+    z.strictObject({ kind: z.literal('folder'), root: dirPath }),
+    z.strictObject({ kind: z.literal('fashion-mnist'), root: dirPath }),
+    // Defaults so that `--set data.source.kind=synthetic` alone gives a usable smoke-test source.
+    z.strictObject({
+      kind: z.literal('synthetic'),
+      size: positiveInt.default(512),
+      testSize: positiveInt.default(128),
+      height: positiveInt.default(32),
+      width: positiveInt.default(32),
+      channels: z.union([z.literal(1), z.literal(3)]).default(3),
+      numClasses: z.number().int().min(2).default(10),
+    }),
+  ],
+  {
+    error: (iss) =>
+      iss.input === undefined
+        ? 'required: pick a preset (`skipnet presets`) or set data.source.kind (cifar10, cifar100, folder, fashion-mnist, synthetic) and data.source.root'
+        : undefined,
+  },
+);
+
+// Compile-time guard: the schema's output must be a DataSourceSpec.
+const _sourceCheck = (s: z.output<typeof DataSourceSchema>): DataSourceSpec => s;
+void _sourceCheck;
+
+const NormalizationSchema = z.union([
+  z.enum(['auto', 'cifar', 'imagenet', 'fashion-mnist']),
+  z
+    .strictObject({ mean: z.array(z.number()).min(1), std: z.array(z.number().positive()).min(1) })
+    .refine((n) => n.mean.length === n.std.length, { message: 'mean and std need one value per channel (same length)' }),
+]);
+
+// ---------------------------------------------------------------- sections
+
+const ModelShape = z.strictObject({
+  arch: z.enum(['cifar', 'imagenet']).default('cifar'),
+  // Optional so the default can depend on arch (38 for CIFAR, 101 for ImageNet).
+  depth: z.number().int().positive().optional(),
+  gate: z.enum(['none', 'rnn', 'ffgate1', 'ffgate2']).default('rnn'),
+  // hard = straight-through 1[p > 0.5] (SP); soft = continuous mask while training (paper Table 3 "St").
+  gateMode: z.enum(['hard', 'soft']).default('hard'),
+});
+
+/** Cross-field checks. Runs even when a sibling field is invalid (so all problems show at once), hence the typeof guards. */
+function checkModel(m: Record<string, unknown>, ctx: z.RefinementCtx): void {
+  const arch = m.arch ?? 'cifar';
+  const depth = m.depth ?? (arch === 'imagenet' ? DEFAULT_DEPTH.imagenet : DEFAULT_DEPTH.cifar);
+  if (typeof depth === 'number' && Number.isInteger(depth) && depth > 0) {
+    if (arch === 'cifar' && !isCifarDepth(depth)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['depth'],
+        message: `CIFAR ResNets have depth 6n+2 (20, 32, 38, 56, 74, 110, 152...), got ${depth}`,
+      });
+    }
+    if (arch === 'imagenet' && !(IMAGENET_DEPTHS as readonly number[]).includes(depth)) {
+      ctx.addIssue({ code: 'custom', path: ['depth'], message: `ImageNet ResNets have depth ${IMAGENET_DEPTHS.join(', ')}, got ${depth}` });
+    }
+  }
+  // The reference has RNN gates only on ImageNet; the FF gates' pooling sizes are derived
+  // from CIFAR feature-map sizes (spec 1.2, 2).
+  if (arch === 'imagenet' && (m.gate === 'ffgate1' || m.gate === 'ffgate2')) {
+    ctx.addIssue({ code: 'custom', path: ['gate'], message: `ImageNet SkipNets use RNN gates ('rnn' or 'none'), got '${m.gate}'` });
+  }
+}
+
+const ModelSchema = ModelShape.superRefine((m, ctx) => checkModel(m as Record<string, unknown>, ctx), {
+  when: (payload) => typeof payload.value === 'object' && payload.value !== null && !Array.isArray(payload.value),
+}).transform((m) => ({ ...m, depth: m.depth ?? DEFAULT_DEPTH[m.arch] }));
+
+const DataSchema = z
+  .strictObject({
+    source: DataSourceSchema,
+    // Unset = CIFAR augmentation for the CIFAR binaries, none otherwise (resolved below).
+    augment: z.enum(['none', 'cifar']).optional(),
+    normalization: NormalizationSchema.default('auto'),
+    batchSize: positiveInt.default(128),
+    evalBatchSize: positiveInt.default(256),
+  })
+  .transform((d) => ({
+    ...d,
+    augment: d.augment ?? (d.source.kind === 'cifar10' || d.source.kind === 'cifar100' ? 'cifar' : 'none'),
+  }));
+
+const OptimizerSchema = z
+  .strictObject({
+    lr: z.number().positive().default(0.1),
+    momentum: z.number().min(0).lt(1).default(0.9),
+    weightDecay: z.number().min(0).default(1e-4),
+    nesterov: z.boolean().default(false),
+  })
+  .refine((o) => !o.nesterov || o.momentum > 0, {
+    path: ['nesterov'],
+    message: 'Nesterov momentum needs optimizer.momentum > 0',
+  });
+
+const ScheduleSchema = z
+  .strictObject({
+    kind: z.enum(['step', 'cosine']).default('step'),
+    /** Total optimizer steps (iterations), the whole run. */
+    steps: positiveInt.default(64_000),
+    /** Absolute steps at which a step schedule multiplies the lr by gamma. Ones past `steps` never fire. */
+    milestones: z.array(positiveInt).default([32_000, 48_000]),
+    gamma: z.number().positive().max(1).default(0.1),
+    warmupSteps: z.number().int().min(0).default(0),
+    /** linear: ramp from warmupLr to lr; constant: hold warmupLr (the reference's --warm-up). */
+    warmup: z.enum(['linear', 'constant']).default('linear'),
+    /** Unset = 0 for linear, 0.01 for constant (the reference's --warm-up value). */
+    warmupLr: z.number().min(0).optional(),
+  })
+  .transform((s) => ({ ...s, warmupLr: s.warmupLr ?? (s.warmup === 'constant' ? 0.01 : 0) }))
+  .superRefine((s, ctx) => {
+    for (let i = 1; i < s.milestones.length; i++) {
+      if (s.milestones[i]! <= s.milestones[i - 1]!) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['milestones'],
+          message: `must be strictly increasing, got [${s.milestones.join(', ')}]`,
+        });
+        break;
+      }
+    }
+    if (s.warmupSteps >= s.steps) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['warmupSteps'],
+        message: `must be below schedule.steps (${s.steps}), got ${s.warmupSteps}`,
+      });
+    }
+    if (s.warmup === 'constant' && s.warmupSteps > 0 && s.warmupLr <= 0) {
+      ctx.addIssue({ code: 'custom', path: ['warmupLr'], message: 'a constant warm-up needs warmupLr > 0' });
+    }
+  });
+
+export const RunConfigSchema = z.strictObject({
+  model: ModelSchema.prefault({}),
+  // prefault({}) (not optional) so a missing data block is reported at data.source, with the hint.
+  data: DataSchema.prefault({} as never),
+  optimizer: OptimizerSchema.prefault({}),
+  schedule: ScheduleSchema.prefault({}),
+  evalEvery: positiveInt.default(1000),
+  logEvery: positiveInt.default(50),
+  /** Gate execute threshold at evaluation: block runs when p > threshold (strict, as the reference). */
+  threshold: z.number().min(0).max(1).default(0.5),
+  device: z
+    .string()
+    .regex(/^(cpu|cuda(:\d+)?)$/, "must be 'cpu', 'cuda' or 'cuda:N'")
+    .default('cpu'),
+  /** LibTorch intra-op threads. */
+  threads: positiveInt.default(() => os.availableParallelism()),
+  seed: z.number().int().min(0).default(0),
+  outDir: z.string().min(1).default('runs/skipnet'),
+});
+
+export type RunConfig = z.output<typeof RunConfigSchema>;
+export type RunConfigInput = z.input<typeof RunConfigSchema>;
+export type ScheduleConfig = RunConfig['schedule'];
+export type ModelConfig = RunConfig['model'];
+export type DataConfig = RunConfig['data'];
+
+/** A partial config: what presets, config files and overrides each contribute. */
+export type ConfigLayer = DeepPartial<RunConfigInput>;
+type DeepPartial<T> = T extends (infer U)[] ? U[] : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;
+
+// ---------------------------------------------------------------- errors
+
+export interface ConfigIssue {
+  path: string; // e.g. "model.depth", "schedule.milestones[1]"
+  message: string;
+}
+
+/** SkipNetError ERR_CONFIG that also carries the issues one by one (for tests and tools). */
+export class ConfigError extends SkipNetError {
+  readonly issues: ConfigIssue[];
+  constructor(issues: ConfigIssue[], header = 'invalid config') {
+    super('ERR_CONFIG', [header + ':', ...issues.map((i) => `  ${i.path || '(config)'}: ${i.message}`)].join('\n'));
+    this.issues = issues;
+  }
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const key of path) {
+    if (typeof key === 'number') out += `[${key}]`;
+    else out += out ? `.${String(key)}` : String(key);
+  }
+  return out;
+}
+
+function describeValue(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  const s = JSON.stringify(v);
+  return s === undefined ? String(v) : s.length > 60 ? s.slice(0, 57) + '...' : s;
+}
+
+/** Turn zod issues into "path: message" lines, adding the offending value and key suggestions. */
+function toConfigIssues(issues: readonly z.core.$ZodIssue[]): ConfigIssue[] {
+  return issues.map((iss) => {
+    const path = formatPath(iss.path);
+    if (iss.code === 'unrecognized_keys') {
+      const hints = iss.keys.map((k) => {
+        const near = closestKey(k, knownKeysAt(iss.path));
+        return near ? `'${k}' (did you mean '${near}'?)` : `'${k}'`;
+      });
+      return { path, message: `unknown key${iss.keys.length > 1 ? 's' : ''} ${hints.join(', ')}` };
+    }
+    if (iss.code === 'invalid_type' && iss.input === undefined && iss.message.startsWith('Invalid input')) {
+      return { path, message: `required (${iss.expected})` };
+    }
+    // zod's own messages omit the value; people fix configs faster when they see it.
+    const showInput = (iss.code === 'invalid_type' || iss.code === 'invalid_value' || iss.code === 'too_small' ||
+      iss.code === 'too_big' || iss.code === 'invalid_format' || iss.code === 'invalid_union') && 'input' in iss;
+    const message = showInput && iss.input !== undefined ? `${iss.message}, got ${describeValue(iss.input)}` : iss.message;
+    return { path, message };
+  });
+}
+
+// Keys that exist at a path, read off a fully defaulted config, to suggest fixes for typos.
+let knownShape: Record<string, unknown> | undefined;
+function knownKeysAt(path: readonly PropertyKey[]): string[] {
+  knownShape ??= RunConfigSchema.parse({ data: { source: { kind: 'synthetic' } } }) as Record<string, unknown>;
+  let node: unknown = knownShape;
+  for (const key of path) node = node && typeof node === 'object' ? (node as Record<PropertyKey, unknown>)[key] : undefined;
+  if (!node || typeof node !== 'object' || Array.isArray(node)) return [];
+  const keys = Object.keys(node);
+  // Optional fields do not appear in the defaulted output; add the ones people type.
+  if (path.length === 1 && path[0] === 'data') keys.push('augment');
+  if (path.length === 1 && path[0] === 'schedule') keys.push('warmupLr');
+  return keys;
+}
+
+function closestKey(key: string, candidates: string[]): string | undefined {
+  let best: string | undefined;
+  let bestDist = Math.max(2, Math.floor(key.length / 3)) + 1;
+  for (const c of candidates) {
+    const d = editDistance(key.toLowerCase(), c.toLowerCase());
+    if (d < bestDist) [best, bestDist] = [c, d];
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return row[b.length]!;
+}
+
+// ---------------------------------------------------------------- parse
+
+/** Validate a config object (all fields optional except data.source) and fill in defaults. */
+export function parseConfig(input: unknown): RunConfig {
+  const result = RunConfigSchema.safeParse(input, { reportInput: true });
+  if (!result.success) throw new ConfigError(toConfigIssues(result.error.issues));
+  return result.data;
+}
+
+// ---------------------------------------------------------------- layering
+
+type Json = Record<string, unknown>;
+
+function isPlainObject(v: unknown): v is Json {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * Deep-merge config layers, later ones winning. Arrays are replaced, not merged. An object
+ * whose `kind` changes is replaced whole, so switching data.source from cifar10 to synthetic
+ * does not drag the old `root` along.
+ */
+export function mergeLayers(...layers: unknown[]): Json {
+  let out: Json = {};
+  for (const layer of layers) {
+    if (layer === undefined) continue;
+    if (!isPlainObject(layer)) throw new ConfigError([{ path: '', message: `expected an object, got ${describeValue(layer)}` }]);
+    out = mergeTwo(out, layer);
+  }
+  return out;
+}
+
+function mergeTwo(base: Json, over: Json): Json {
+  if ('kind' in over && 'kind' in base && over.kind !== base.kind) return structuredClone(over);
+  const out: Json = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    if (v === undefined) continue; // an unset flag must not erase a lower layer's value
+    out[k] = isPlainObject(v) && isPlainObject(out[k]) ? mergeTwo(out[k] as Json, v) : structuredClone(v);
+  }
+  return out;
+}
+
+/**
+ * Parse the value half of `key=value`: JSON when it parses (numbers, booleans, arrays,
+ * objects, quoted strings), a plain number for forms JSON rejects ('.5', '007'), else the raw
+ * string, so `model.gate=rnn` and `device=cuda:0` need no quotes.
+ */
+export function parseOverrideValue(raw: string): unknown {
+  try {
+    return JSON.parse(raw);
+  } catch {
+    const n = Number(raw);
+    return raw.trim() !== '' && Number.isFinite(n) ? n : raw;
+  }
+}
+
+/** Apply `dot.path=value` overrides in order to a (copied) config object. */
+export function applyOverrides(base: Json, overrides: readonly string[]): Json {
+  const out = structuredClone(base);
+  for (const item of overrides) {
+    const eq = item.indexOf('=');
+    const key = eq < 0 ? '' : item.slice(0, eq).trim();
+    const segments = key.split('.');
+    if (eq < 0 || segments.some((s) => s === '')) {
+      throw new ConfigError([{ path: key, message: `--set expects key=value with a dotted key (e.g. model.depth=74), got '${item}'` }], 'invalid override');
+    }
+    setPath(out, segments, parseOverrideValue(item.slice(eq + 1)));
+  }
+  return out;
+}
+
+function setPath(root: Json, segments: string[], value: unknown): void {
+  let node: Json = root;
+  for (let i = 0; i < segments.length - 1; i++) {
+    const key = segments[i]!;
+    const next = node[key];
+    if (Array.isArray(next) || isPlainObject(next)) node = next as Json;
+    else node = node[key] = {};
+  }
+  const last = segments[segments.length - 1]!;
+  // Same rule as mergeLayers: a new `kind` starts a fresh object (the parent is replaced in place).
+  if (last === 'kind' && 'kind' in node && node.kind !== value) {
+    for (const k of Object.keys(node)) delete node[k];
+  }
+  node[last] = value;
+}
+
+/** Read a JSON config file; errors name the file. */
+export async function readConfigFile(path: string): Promise<Json> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new SkipNetError('ERR_CONFIG', `cannot read config file ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new SkipNetError('ERR_CONFIG', `config file ${path} is not valid JSON: ${(err as Error).message}`, { cause: err });
+  }
+  if (!isPlainObject(value)) throw new SkipNetError('ERR_CONFIG', `config file ${path} must hold a JSON object`);
+  return value;
+}
+
+export interface ResolveConfigOptions {
+  /** Lowest layer: fallbacks that any other layer may replace (e.g. a timestamped outDir). */
+  defaults?: ConfigLayer;
+  /** A config to start from (e.g. a checkpoint's config when resuming), below the preset. */
+  base?: unknown;
+  preset?: string;
+  configFile?: string;
+  /** `dot.path=value` strings, in order. */
+  overrides?: readonly string[];
+  /** Highest layer: typed values from dedicated CLI flags (--steps, --out...). */
+  flags?: ConfigLayer;
+}
+
+/** defaults, base, preset, config file, --set overrides, flags; later wins; then validated. */
+export async function resolveConfig(opts: ResolveConfigOptions): Promise<RunConfig> {
+  const layers: unknown[] = [opts.defaults, opts.base];
+  if (opts.preset) layers.push(getPreset(opts.preset).config);
+  if (opts.configFile) layers.push(await readConfigFile(opts.configFile));
+  const merged = applyOverrides(mergeLayers(...layers), opts.overrides ?? []);
+  return parseConfig(mergeLayers(merged, opts.flags));
+}

@@ -1,0 +1,283 @@
+// The training loop, meant to be read top to bottom (nanoGPT's train.py spirit):
+// set up data and model, then for each step: lr from the schedule, a batch, one
+// native train step; log every logEvery; evaluate and checkpoint every evalEvery
+// and at the end. All tensor work happens in C++; this file only orchestrates.
+//
+// Supervised pre-training (SP, spec section 3): plain cross-entropy on the
+// hard-gated forward, SGD with momentum, gates learn through the straight-through
+// estimator inside the addon.
+
+import { appendFile, mkdir, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { RunConfig } from '../config.js';
+import { SkipNetError } from '../errors.js';
+import {
+  CHECKPOINT_VERSION,
+  type CheckpointState,
+  copyCheckpoint,
+  loadCheckpoint,
+  readCheckpointState,
+  resolveCheckpointDir,
+  saveCheckpoint,
+} from './checkpoint.js';
+import { type Backend, type DataApi, loadBackend, loadDataApi } from './deps.js';
+import { evaluateModel } from './evaluate.js';
+import type { TrainEvent, TrainSummary } from './events.js';
+import type { EvalMetrics } from './metrics.js';
+import { TrainMeter } from './metrics.js';
+import { checkSplitsMatch, modelSpecFor } from './model-spec.js';
+import { learningRate } from './schedule.js';
+import { ensureSharedFolder } from './shared-data.js';
+import { packageVersion } from './version.js';
+
+export interface TrainOptions {
+  /** Checked between steps; on abort `last/` is saved and train() rejects with ERR_ABORTED. */
+  signal?: AbortSignal;
+  onEvent?: (event: TrainEvent) => void;
+  /** A checkpoint folder (or run folder) to continue from: weights, optimizer state and step. */
+  resume?: string;
+  /** Replace the model factory / data module (tests, embedding). */
+  backend?: Backend;
+  data?: DataApi;
+}
+
+export async function train(config: RunConfig, opts: TrainOptions = {}): Promise<TrainSummary> {
+  const started = performance.now();
+  const emit = (event: TrainEvent) => opts.onEvent?.(event);
+  const { outDir } = config;
+  const totalSteps = config.schedule.steps;
+
+  // ---- where we start from
+  const resumeDir = opts.resume ? await resolveCheckpointDir(opts.resume) : null;
+  const resumed = resumeDir ? await readCheckpointState(resumeDir) : null;
+  if (resumed) assertSameModel(resumed, resumeDir!, config);
+  // Load the addon before touching the disk: a broken install should leave no empty run folder.
+  const backend = opts.backend ?? (await loadBackend());
+  const data = opts.data ?? (await loadDataApi());
+  await prepareOutDir(outDir, resumeDir);
+
+  // ---- data
+  await ensureSharedFolder(config.data.source);
+  const trainSet = await data.openDataset(config.data.source, 'train');
+  const testSet = await data.openDataset(config.data.source, 'test');
+  checkSplitsMatch(trainSet, testSet);
+
+  // ---- model
+  const spec = modelSpecFor(config, trainSet);
+  const libtorch = backend.versions().libtorch;
+  const model = backend.createModel(spec);
+  try {
+    const info = model.info(trainSet.height, trainSet.width);
+    let step = 0; // optimizer steps completed
+    let bestTop1: number | null = null;
+    let lastEval: EvalMetrics | null = null;
+    if (resumeDir) {
+      const state = await loadCheckpoint(resumeDir, model, { optimizer: true });
+      ({ step, bestTop1, metrics: lastEval } = state);
+    }
+    await writeFile(path.join(outDir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+
+    // Shuffled epochs, continuing across epoch boundaries; the last partial batch is
+    // dropped (as the reference does for RNN gates). A resumed run restarts at the same
+    // epoch and batch, so it sees the batches an uninterrupted run would have.
+    const loaderOpts = {
+      batchSize: config.data.batchSize,
+      shuffle: true,
+      seed: config.seed,
+      augment: config.data.augment,
+      dropLast: true,
+    };
+    let loader = new data.BatchLoader(trainSet, loaderOpts);
+    if (step > 0) {
+      const perEpoch = loader.batchesPerEpoch;
+      loader = new data.BatchLoader(trainSet, { ...loaderOpts, startEpoch: Math.floor(step / perEpoch), startBatch: step % perEpoch });
+    }
+
+    const metricsFile = path.join(outDir, 'metrics.jsonl');
+    const record = (rec: object) => appendFile(metricsFile, JSON.stringify(rec) + '\n');
+    const stateAt = (stepNow: number, metrics: EvalMetrics | null): CheckpointState => ({
+      version: CHECKPOINT_VERSION,
+      step: stepNow,
+      bestTop1,
+      config,
+      modelSpec: spec,
+      metrics,
+      createdAt: new Date().toISOString(),
+      packageVersion: packageVersion(),
+      libtorch,
+    });
+    let lastDir: string | null = resumeDir;
+    let bestDir: string | null = null;
+
+    // Evaluate on the test set, then checkpoint last/ (and best/ when top-1 improved).
+    const evaluateAndSave = async (): Promise<EvalMetrics> => {
+      const t = performance.now();
+      const metrics = await evaluateModel(model, testSet, {
+        threshold: config.threshold,
+        batchSize: config.data.evalBatchSize,
+        data,
+      });
+      const best = bestTop1 === null || metrics.top1 > bestTop1;
+      if (best) bestTop1 = metrics.top1;
+      const seconds = (performance.now() - t) / 1000;
+      emit({ type: 'eval', step, steps: totalSteps, metrics, best, seconds });
+      await record({ type: 'eval', step, ...metrics, best, seconds });
+      lastDir = await saveCheckpoint(outDir, 'last', model, stateAt(step, metrics));
+      emit({ type: 'checkpoint', step, name: 'last', dir: lastDir });
+      if (best) {
+        bestDir = await copyCheckpoint(outDir, 'last', 'best');
+        emit({ type: 'checkpoint', step, name: 'best', dir: bestDir });
+      }
+      lastEval = metrics;
+      return metrics;
+    };
+
+    emit({
+      type: 'start',
+      step,
+      steps: totalSteps,
+      outDir,
+      resumedFrom: resumeDir,
+      dataset: trainSet.name,
+      spec,
+      info,
+      trainSize: trainSet.size,
+      testSize: testSet.size,
+      batchesPerEpoch: loader.batchesPerEpoch,
+    });
+
+    // ---- the loop
+    const optimizer = { momentum: config.optimizer.momentum, weightDecay: config.optimizer.weightDecay, nesterov: config.optimizer.nesterov };
+    const meter = new TrainMeter();
+    let windowStart = performance.now();
+    let windowWaitMs = 0;
+    let evaluatedAt = resumed && resumed.metrics ? resumed.step : -1;
+    // One batch is always in flight so that loading overlaps the native step.
+    // Marked as handled so an abandoned prefetch cannot crash the process.
+    const prefetch = () => {
+      const p = loader.next();
+      p.catch(() => {});
+      return p;
+    };
+    let pending = step < totalSteps ? prefetch() : null;
+
+    while (step < totalSteps) {
+      if (opts.signal?.aborted) {
+        // metrics: null, since the last evaluation describes an earlier step than these weights.
+        lastDir = await saveCheckpoint(outDir, 'last', model, stateAt(step, null));
+        emit({ type: 'checkpoint', step, name: 'last', dir: lastDir });
+        throw new SkipNetError('ERR_ABORTED', `training stopped at step ${step}/${totalSteps}; saved ${lastDir} (continue with --resume ${outDir})`);
+      }
+
+      const lr = learningRate(step, config.schedule, config.optimizer.lr);
+      const waitStart = performance.now();
+      const batch = await pending!;
+      windowWaitMs += performance.now() - waitStart;
+      // The addon copies the batch when trainStep is called, so the loader may refill
+      // its buffers for the next batch while this step computes.
+      const stepDone = model.trainStep(batch, { ...optimizer, lr });
+      pending = step + 1 < totalSteps ? prefetch() : null;
+      const r = await stepDone;
+
+      if (!Number.isFinite(r.loss)) {
+        throw new SkipNetError(
+          'ERR_NAN_LOSS',
+          `loss is ${r.loss} at step ${step + 1} (lr ${lr}); nothing was saved after ${lastDir ?? 'the start (no checkpoint yet)'}. ` +
+            `Lower the learning rate (e.g. --set optimizer.lr=${lr / 10}) or add a warm-up (--set schedule.warmupSteps=500).`,
+        );
+      }
+      step += 1;
+      meter.add(r);
+      emit({ type: 'step', step, steps: totalSteps, lr, loss: r.loss });
+
+      if (step % config.logEvery === 0 || step === totalSteps) {
+        const now = performance.now();
+        const w = meter.take();
+        const event = {
+          type: 'train' as const,
+          step,
+          steps: totalSteps,
+          lr,
+          loss: w.loss,
+          acc: w.acc,
+          gateExecRates: w.gateExecRates,
+          imgPerSec: w.images / ((now - windowStart) / 1000),
+          dataWaitMs: windowWaitMs,
+          elapsedSeconds: (now - started) / 1000,
+        };
+        emit(event);
+        await record(event);
+        windowStart = now;
+        windowWaitMs = 0;
+      }
+
+      if (step % config.evalEvery === 0 || step === totalSteps) {
+        await evaluateAndSave();
+        evaluatedAt = step;
+        windowStart = performance.now(); // keep evaluation out of the next img/s figure
+      }
+    }
+
+    // The loop evaluates after its last step. A run resumed at (or past) its end ran no
+    // step: reuse its checkpoint's metrics when they belong to that step, else evaluate.
+    const final = evaluatedAt === step && lastEval ? lastEval : await evaluateAndSave();
+
+    const summary: TrainSummary = {
+      top1: final.top1,
+      top5: final.top5,
+      cp: final.cp,
+      flopsReduction: final.flopsReduction,
+      macsPerImage: final.macsPerImage,
+      fullMacs: final.fullMacs,
+      macsPercentOfFull: final.macsPercentOfFull,
+      gateExecRates: final.gateExecRates,
+      steps: step,
+      wallSeconds: (performance.now() - started) / 1000,
+      bestTop1: bestTop1 ?? final.top1,
+      outDir,
+      lastCheckpoint: lastDir ?? path.join(outDir, 'last'),
+      bestCheckpoint: bestDir ?? ((await isDir(path.join(outDir, 'best'))) ? path.join(outDir, 'best') : null),
+      model: {
+        arch: spec.arch,
+        depth: spec.depth,
+        gate: spec.gate,
+        parameters: info.parameters,
+        blocks: info.blocks,
+        gatedBlocks: info.gatedBlocks,
+      },
+    };
+    await writeFile(path.join(outDir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
+    emit({ type: 'done', summary });
+    return summary;
+  } finally {
+    model.dispose();
+  }
+}
+
+async function isDir(p: string): Promise<boolean> {
+  return stat(p).then((s) => s.isDirectory(), () => false);
+}
+
+/** A fresh run must not silently overwrite another run's checkpoints. */
+async function prepareOutDir(outDir: string, resumeDir: string | null): Promise<void> {
+  if (!resumeDir && (await isDir(path.join(outDir, 'last')))) {
+    throw new SkipNetError(
+      'ERR_CONFIG',
+      `${outDir} already holds a run (${path.join(outDir, 'last')}); continue it with --resume ${outDir}, or pick another --out`,
+    );
+  }
+  await mkdir(outDir, { recursive: true });
+}
+
+/** Weights only fit the architecture they were trained with. */
+function assertSameModel(state: CheckpointState, dir: string, config: RunConfig): void {
+  const a = state.config.model;
+  const b = config.model;
+  if (a.arch !== b.arch || a.depth !== b.depth || a.gate !== b.gate) {
+    throw new SkipNetError(
+      'ERR_CHECKPOINT',
+      `checkpoint ${dir} holds a ${a.arch} depth-${a.depth} '${a.gate}'-gate model; the config asks for ${b.arch} depth-${b.depth} '${b.gate}'`,
+    );
+  }
+}

@@ -1,0 +1,306 @@
+#include "engine.h"
+
+#include "errors.h"
+
+#include <cmath>
+#include <set>
+#include <sstream>
+
+namespace skipnet {
+
+torch::Device parseDevice(const std::string& device) {
+  if (device == "cpu") return torch::Device(torch::kCPU);
+  int index = 0;
+  if (device == "cuda") {
+    index = 0;
+  } else if (device.rfind("cuda:", 0) == 0 && device.size() > 5 &&
+             device.find_first_not_of("0123456789", 5) == std::string::npos) {
+    index = std::stoi(device.substr(5));
+  } else {
+    throw SkipNetError("ERR_BAD_ARG", "device must be 'cpu', 'cuda' or 'cuda:N', got '" + device + "'");
+  }
+  if (!torch::cuda::is_available()) {
+    throw SkipNetError("ERR_CUDA_UNAVAILABLE",
+                       "device '" + device +
+                           "' was requested, but this LibTorch has no usable CUDA (built without CUDA, or no GPU "
+                           "visible). Use device 'cpu', or rebuild against a CUDA LibTorch: "
+                           "LIBTORCH=/path/to/libtorch npm run build:native");
+  }
+  const auto count = static_cast<int>(torch::cuda::device_count());
+  if (index >= count) {
+    throw SkipNetError("ERR_CUDA_UNAVAILABLE", "device '" + device + "' was requested, but only " +
+                                                   std::to_string(count) + " CUDA device(s) are visible");
+  }
+  return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
+}
+
+Engine::Engine(const ModelSpec& spec)
+    : spec_(spec), arch_(describe(spec)), device_(parseDevice(spec.device)),
+      dtype_(spec.float64 ? torch::kFloat64 : torch::kFloat32) {
+  torch::manual_seed(spec.seed);
+  model_ = SkipNet(spec_, arch_);
+  model_->to(device_, dtype_);
+  for (const auto& item : model_->named_parameters(true)) {
+    paramNames_.push_back(item.key());
+    params_.push_back(item.value());
+  }
+  momentum_.resize(params_.size());
+  // Normalisation folded into one multiply and one subtract: (x / 255 - mean) / std.
+  std::vector<double> scale, shift;
+  for (int c = 0; c < spec_.inChannels; ++c) {
+    scale.push_back(1.0 / (255.0 * spec_.std[c]));
+    shift.push_back(spec_.mean[c] / spec_.std[c]);
+  }
+  shift_ = torch::tensor(shift).to(device_, dtype_);
+  scale_ = torch::tensor(scale).to(device_, dtype_);
+}
+
+torch::Tensor Engine::toInput(const BatchView& b) const {
+  if (b.channels != spec_.inChannels) {
+    throw SkipNetError("ERR_BAD_ARG", "batch has " + std::to_string(b.channels) + " channel(s), but the model takes " +
+                                          std::to_string(spec_.inChannels));
+  }
+  auto raw = torch::from_blob(const_cast<uint8_t*>(b.images), {b.n, b.height, b.width, b.channels}, torch::kUInt8);
+  auto x = raw.to(device_).to(dtype_);
+  // (x / 255 - mean) / std, applied over the channel axis while still NHWC.
+  x = x.mul_(scale_).sub_(shift_);
+  return x.permute({0, 3, 1, 2}).contiguous();
+}
+
+torch::Tensor Engine::toLabels(const BatchView& b) const {
+  auto y = torch::from_blob(const_cast<int32_t*>(b.labels), {b.n}, torch::kInt32).to(torch::kInt64);
+  const auto lo = y.min().item<int64_t>(), hi = y.max().item<int64_t>();
+  if (lo < 0 || hi >= spec_.numClasses) {
+    throw SkipNetError("ERR_BAD_ARG", "label " + std::to_string(lo < 0 ? lo : hi) + " is outside [0, " +
+                                          std::to_string(spec_.numClasses) + ") for a model with " +
+                                          std::to_string(spec_.numClasses) + " classes");
+  }
+  return y.to(device_);
+}
+
+void Engine::sgdStep(const SgdArgs& a) {
+  // torch.optim.SGD (dampening 0), one parameter at a time, with the lr given per step.
+  torch::NoGradGuard noGrad;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    auto& p = params_[i];
+    const auto& grad = p.grad();
+    if (!grad.defined()) continue;
+    auto d = a.weightDecay != 0 ? grad.add(p, a.weightDecay) : grad;
+    if (a.momentum != 0) {
+      auto& buf = momentum_[i];
+      if (!buf.defined()) {
+        buf = d.clone();
+      } else {
+        buf.mul_(a.momentum).add_(d);
+      }
+      d = a.nesterov ? d.add(buf, a.momentum) : buf;
+    }
+    p.add_(d, -a.lr);
+  }
+}
+
+TrainResult Engine::trainStep(const BatchView& batch, const SgdArgs& args) {
+  model_->train();
+  auto x = toInput(batch);
+  auto y = toLabels(batch);
+  const auto rule = spec_.gateMode == GateMode::Soft ? MaskRule::Soft : MaskRule::StraightThrough;
+  auto fwd = model_->forwardMasked(x, rule, 0.5);
+  auto loss = torch::nn::functional::cross_entropy(fwd.logits, y);
+  const double lossValue = loss.item<double>();
+  if (!std::isfinite(lossValue)) {
+    std::ostringstream msg;
+    msg << "the training loss is " << lossValue << " (lr " << args.lr
+        << "): the weights were not updated. Lower the learning rate, add warm-up, or check the input data";
+    throw SkipNetError("ERR_NAN_LOSS", msg.str());
+  }
+  for (auto& p : params_) p.mutable_grad() = torch::Tensor();
+  loss.backward();
+  sgdStep(args);
+
+  TrainResult r;
+  r.loss = lossValue;
+  r.n = batch.n;
+  r.correct = fwd.logits.argmax(1).eq(y).sum().item<int64_t>();
+  if (!fwd.probs.empty()) {
+    auto exec = torch::stack(fwd.probs).detach().gt(0.5).sum(1).to(torch::kFloat64).cpu();
+    r.gateExec.assign(exec.data_ptr<double>(), exec.data_ptr<double>() + exec.numel());
+  }
+  return r;
+}
+
+const MacTable& Engine::macsFor(int64_t height, int64_t width) {
+  auto key = std::make_pair(height, width);
+  auto it = macCache_.find(key);
+  if (it == macCache_.end()) it = macCache_.emplace(key, macTable(spec_, arch_, height, width)).first;
+  return it->second;
+}
+
+EvalResult Engine::evalStep(const BatchView& batch, double threshold) {
+  model_->eval();
+  torch::InferenceMode inference;
+  auto x = toInput(batch);
+  auto y = toLabels(batch);
+  auto fwd = model_->forwardMasked(x, MaskRule::Threshold, threshold);
+
+  EvalResult r;
+  r.n = batch.n;
+  r.lossSum = torch::nn::functional::cross_entropy(
+                  fwd.logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
+                  .item<double>();
+  const int64_t k = std::min<int64_t>(5, fwd.logits.size(1));
+  auto top = std::get<1>(fwd.logits.topk(k, 1));
+  auto hits = top.eq(y.view({-1, 1}));
+  r.correct1 = hits.select(1, 0).sum().item<int64_t>();
+  r.correct5 = hits.any(1).sum().item<int64_t>();
+  auto pred = top.select(1, 0).to(torch::kInt32).cpu().contiguous();
+  r.predictions.assign(pred.data_ptr<int32_t>(), pred.data_ptr<int32_t>() + batch.n);
+  auto logits = fwd.logits.to(torch::kCPU, torch::kFloat32).contiguous();
+  r.logits.assign(logits.data_ptr<float>(), logits.data_ptr<float>() + logits.numel());
+
+  const auto& macs = macsFor(batch.height, batch.width);
+  const int64_t n = batch.n, blocks = static_cast<int64_t>(arch_.blocks.size());
+  const int64_t m = fwd.masks.empty() ? 0 : blocks - 1;
+  // Every sample pays for the stem, block 0 and the gates that were evaluated.
+  double fixed = macs.stem + macs.blockExec[0];
+  for (int64_t g = 0; g < m; ++g) fixed += macs.gate[g];
+  r.macs.assign(n, fixed);
+  r.gateExec.assign(m, 0.0);
+  if (m > 0) {
+    auto exec = torch::stack(fwd.masks, 1).gt(0.5).to(torch::kUInt8).cpu().contiguous();  // (n, m)
+    r.executed.assign(exec.data_ptr<uint8_t>(), exec.data_ptr<uint8_t>() + n * m);
+    for (int64_t s = 0; s < n; ++s) {
+      for (int64_t g = 0; g < m; ++g) {
+        const bool ran = r.executed[s * m + g] != 0;
+        r.gateExec[g] += ran ? 1.0 : 0.0;
+        r.macs[s] += ran ? macs.blockExec[g + 1] : macs.blockSkip[g + 1];
+      }
+    }
+  } else {
+    for (int64_t i = 1; i < blocks; ++i) {
+      for (auto& v : r.macs) v += macs.blockExec[i];
+    }
+  }
+  return r;
+}
+
+namespace {
+NamedTensor named(const std::string& name, const torch::Tensor& t) {
+  auto cpu = t.detach().to(torch::kCPU).contiguous().clone();
+  if (cpu.scalar_type() != torch::kInt64 && cpu.scalar_type() != torch::kFloat64) cpu = cpu.to(torch::kFloat32);
+  return {name, cpu};
+}
+}  // namespace
+
+std::vector<NamedTensor> Engine::inspectStep(const BatchView& batch) {
+  // Keep the batch-norm running statistics as they were: this call is for inspection.
+  std::vector<torch::Tensor> savedBuffers;
+  for (const auto& b : model_->buffers(true)) savedBuffers.push_back(b.clone());
+
+  model_->train();
+  auto x = toInput(batch);
+  auto y = toLabels(batch);
+  const auto rule = spec_.gateMode == GateMode::Soft ? MaskRule::Soft : MaskRule::StraightThrough;
+  auto fwd = model_->forwardMasked(x, rule, 0.5);
+  auto loss = torch::nn::functional::cross_entropy(fwd.logits, y);
+  for (auto& p : params_) p.mutable_grad() = torch::Tensor();
+  loss.backward();
+
+  std::vector<NamedTensor> out;
+  out.push_back(named("logits", fwd.logits));
+  out.push_back(named("loss", loss.view({1})));
+  if (!fwd.probs.empty()) out.push_back(named("probs", torch::stack(fwd.probs)));
+  for (size_t i = 0; i < params_.size(); ++i) {
+    const auto& g = params_[i].grad();
+    out.push_back(named("grad." + paramNames_[i], g.defined() ? g : torch::zeros_like(params_[i])));
+  }
+  for (auto& p : params_) p.mutable_grad() = torch::Tensor();
+  {
+    torch::NoGradGuard noGrad;
+    auto buffers = model_->buffers(true);
+    for (size_t i = 0; i < buffers.size(); ++i) buffers[i].copy_(savedBuffers[i]);
+  }
+  return out;
+}
+
+std::vector<NamedTensor> Engine::exportWeights() {
+  std::vector<NamedTensor> out;
+  for (const auto& item : model_->named_parameters(true)) out.push_back(named(item.key(), item.value()));
+  for (const auto& item : model_->named_buffers(true)) out.push_back(named(item.key(), item.value()));
+  return out;
+}
+
+std::vector<NamedTensor> Engine::exportOptimizer() {
+  std::vector<NamedTensor> out;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    if (momentum_[i].defined()) out.push_back(named("momentum." + paramNames_[i], momentum_[i]));
+  }
+  return out;
+}
+
+namespace {
+std::string shapeText(const torch::Tensor& t) {
+  std::ostringstream s;
+  s << t.sizes();
+  return s.str();
+}
+
+// Copies entries into targets by name; every target must be present with its exact shape,
+// and nothing may be left over. Nothing is copied unless everything matches.
+void copyByName(const std::vector<NamedTensor>& entries, const std::vector<std::pair<std::string, torch::Tensor>>& targets,
+                const char* what, bool allowMissing) {
+  std::map<std::string, const torch::Tensor*> byName;
+  for (const auto& e : entries) {
+    if (!byName.emplace(e.name, &e.tensor).second) {
+      throw SkipNetError("ERR_WEIGHTS", std::string(what) + ": tensor '" + e.name + "' appears twice");
+    }
+  }
+  std::vector<std::string> problems;
+  std::set<std::string> used;
+  for (const auto& [name, target] : targets) {
+    auto it = byName.find(name);
+    if (it == byName.end()) {
+      if (!allowMissing) problems.push_back("missing '" + name + "'");
+      continue;
+    }
+    used.insert(name);
+    if (!it->second->sizes().equals(target.sizes())) {
+      problems.push_back("'" + name + "' has shape " + shapeText(*it->second) + ", the model expects " + shapeText(target));
+    }
+  }
+  for (const auto& e : entries) {
+    if (!used.count(e.name)) problems.push_back("unexpected '" + e.name + "'");
+  }
+  if (!problems.empty()) {
+    std::string msg = std::string(what) + " do not fit this model (" + std::to_string(problems.size()) + " problem(s)): ";
+    for (size_t i = 0; i < problems.size() && i < 6; ++i) msg += (i ? "; " : "") + problems[i];
+    if (problems.size() > 6) msg += "; ...";
+    msg += ". Check that the file was saved from a model with the same arch, depth, gate and classes";
+    throw SkipNetError("ERR_WEIGHTS", msg);
+  }
+}
+}  // namespace
+
+void Engine::importWeights(const std::vector<NamedTensor>& entries) {
+  std::vector<std::pair<std::string, torch::Tensor>> targets;
+  for (const auto& item : model_->named_parameters(true)) targets.emplace_back(item.key(), item.value());
+  for (const auto& item : model_->named_buffers(true)) targets.emplace_back(item.key(), item.value());
+  copyByName(entries, targets, "weights", false);
+  torch::NoGradGuard noGrad;
+  std::map<std::string, const torch::Tensor*> byName;
+  for (const auto& e : entries) byName[e.name] = &e.tensor;
+  for (auto& [name, target] : targets) target.copy_(*byName[name]);
+}
+
+void Engine::importOptimizer(const std::vector<NamedTensor>& entries) {
+  std::vector<std::pair<std::string, torch::Tensor>> targets;
+  for (size_t i = 0; i < params_.size(); ++i) targets.emplace_back("momentum." + paramNames_[i], params_[i]);
+  copyByName(entries, targets, "optimizer state", true);
+  std::map<std::string, const torch::Tensor*> byName;
+  for (const auto& e : entries) byName[e.name] = &e.tensor;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    auto it = byName.find("momentum." + paramNames_[i]);
+    momentum_[i] = it == byName.end() ? torch::Tensor() : it->second->to(device_, params_[i].scalar_type()).clone();
+  }
+}
+
+}  // namespace skipnet

@@ -1,0 +1,97 @@
+// SkipNet as LibTorch modules: ResNet blocks, the recurrent and feed-forward gates and
+// the gated forward pass (spec sections 1, 2 and 11). Module and parameter names match
+// bench/pytorch/skipnet_ref.py so weights move between the two unchanged.
+#pragma once
+#include "pch.h"
+#include "architecture.h"
+
+namespace skipnet {
+
+struct ResidualBlockImpl : torch::nn::Module {
+  explicit ResidualBlockImpl(const BlockShape& shape);
+  // The residual branch F(x) (without the shortcut add and the final ReLU).
+  torch::Tensor residual(const torch::Tensor& x);
+  // S(x): identity, or the 1x1 projection + BN of a strided/widening block.
+  torch::Tensor shortcut(const torch::Tensor& x);
+
+  BlockShape shape;
+  torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr};
+  torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr};
+  torch::nn::Sequential downsample{nullptr};
+};
+TORCH_MODULE(ResidualBlock);
+
+// One step of the shared LSTM(10,10). Parameters are named as torch.nn.LSTM names them.
+struct LstmParamsImpl : torch::nn::Module {
+  LstmParamsImpl(int64_t input, int64_t hidden);
+  torch::Tensor weight_ih, weight_hh, bias_ih, bias_hh;
+};
+TORCH_MODULE(LstmParams);
+
+// The recurrent gate: per-block embedding (global pool + 1x1 conv to 10), one LSTM shared
+// by all blocks and stepped once per gate call, a projection to one logit, sigmoid.
+struct RnnGateImpl : torch::nn::Module {
+  explicit RnnGateImpl(const Architecture& arch);
+  void reset(int64_t batch, const torch::TensorOptions& opts);
+  // Probability of executing the next block, shape (B).
+  torch::Tensor step(int64_t block, const torch::Tensor& features);
+
+  torch::nn::ModuleList embed{nullptr};
+  LstmParams lstm{nullptr};
+  torch::nn::Linear proj{nullptr};
+  torch::Tensor h, c;
+};
+TORCH_MODULE(RnnGate);
+
+// FFGate-I (deep) and FFGate-II (shallow): a small conv net on the block output and a
+// two-way softmax; p = softmax[:, 1].
+struct FFGateImpl : torch::nn::Module {
+  FFGateImpl(int64_t channels, bool deep);
+  torch::Tensor forward(const torch::Tensor& x);
+
+  bool deep;
+  torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, linear{nullptr};
+  torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr};
+};
+TORCH_MODULE(FFGate);
+
+// How the gate probabilities become masks in a forward pass.
+enum class MaskRule {
+  StraightThrough,  // hard 1[p > t] forward, identity gradient to p (SP training, hard gates)
+  Soft,             // mask = p (soft-gate training)
+  Threshold,        // hard 1[p > t], no gradient (evaluation)
+};
+
+struct ForwardResult {
+  torch::Tensor logits;             // (B, classes)
+  std::vector<torch::Tensor> probs; // M tensors of shape (B): p for gated blocks 1..N-1
+  std::vector<torch::Tensor> masks; // M tensors of shape (B): the masks applied
+};
+
+struct SkipNetImpl : torch::nn::Module {
+  SkipNetImpl(const ModelSpec& spec, const Architecture& arch);
+
+  // Every block computed for the whole batch, then blended with the mask: the
+  // reference's semantics, used in training (it keeps batch-norm statistics exact).
+  ForwardResult forwardMasked(const torch::Tensor& x, MaskRule rule, double threshold);
+
+  int64_t numBlocks() const { return static_cast<int64_t>(arch.blocks.size()); }
+  bool gated() const { return spec.gate != GateKind::None; }
+
+  ModelSpec spec;
+  Architecture arch;
+  torch::nn::Conv2d conv1{nullptr};
+  torch::nn::BatchNorm2d bn1{nullptr};
+  torch::nn::ModuleList blocks{nullptr};
+  RnnGate gate{nullptr};
+  torch::nn::ModuleList gates{nullptr};
+  torch::nn::Linear fc{nullptr};
+
+ private:
+  torch::Tensor stem(const torch::Tensor& x);
+  torch::Tensor gateProbability(int64_t block, const torch::Tensor& features);
+  void initialise();
+};
+TORCH_MODULE(SkipNet);
+
+}  // namespace skipnet

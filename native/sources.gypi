@@ -1,0 +1,11 @@
+# The one list of native sources. binding.gyp includes this file; CMakeLists.txt reads it.
+{
+  'sources': [
+    'architecture.cc',
+    'skipnet_model.cc',
+    'engine.cc',
+    'js_convert.cc',
+    'worker.cc',
+    'addon.cc',
+  ],
+}

@@ -1,0 +1,106 @@
+#!/usr/bin/env node
+// The one LibTorch discovery for both builds (CMakeLists.txt and binding.gyp).
+// Order: $LIBTORCH, then Python's `torch` package, then the system (Debian's libtorch-dev).
+// Prints JSON (default), or one field for gyp: --include, --libdirs, --cflags, --cmake.
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+const tried = [];
+
+function fromPrefix(prefix, source) {
+  // A LibTorch tree (the zip, or torch/ inside a Python install) has include/ lib/ share/cmake/Torch.
+  const cmake = join(prefix, 'share', 'cmake', 'Torch');
+  const include = join(prefix, 'include');
+  if (!existsSync(join(cmake, 'TorchConfig.cmake')) || !existsSync(join(include, 'torch'))) {
+    tried.push(`${source}: ${prefix} (no share/cmake/Torch/TorchConfig.cmake or include/torch)`);
+    return null;
+  }
+  return {
+    source,
+    prefix,
+    cmakeDir: cmake,
+    includeDirs: [include, join(include, 'torch', 'csrc', 'api', 'include')],
+    libDirs: [join(prefix, 'lib')],
+    cuda: existsSync(join(prefix, 'lib', 'libtorch_cuda.so')),
+  };
+}
+
+function fromEnv() {
+  const p = process.env.LIBTORCH;
+  if (!p) {
+    tried.push('$LIBTORCH: not set');
+    return null;
+  }
+  return fromPrefix(p, '$LIBTORCH');
+}
+
+function fromPython() {
+  for (const py of [process.env.PYTHON, 'python3', '/usr/bin/python3'].filter(Boolean)) {
+    try {
+      const out = execFileSync(py, ['-c', 'import os, torch; print(os.path.dirname(torch.__file__))'], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+        timeout: 60_000,
+      }).trim();
+      const found = fromPrefix(out, `Python torch (${py})`);
+      if (found) return found;
+    } catch {
+      tried.push(`Python torch (${py}): not importable`);
+    }
+  }
+  return null;
+}
+
+function fromSystem() {
+  const candidates = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/usr/local/lib'];
+  for (const libDir of candidates) {
+    const cmake = join(libDir, 'cmake', 'Torch');
+    if (existsSync(join(cmake, 'TorchConfig.cmake')) && existsSync('/usr/include/torch/csrc/api/include/torch/torch.h')) {
+      return {
+        source: 'system',
+        prefix: '/usr',
+        cmakeDir: cmake,
+        includeDirs: ['/usr/include', '/usr/include/torch/csrc/api/include'],
+        libDirs: [libDir],
+        cuda: existsSync(join(libDir, 'libtorch_cuda.so')),
+      };
+    }
+  }
+  tried.push(`system: no cmake/Torch/TorchConfig.cmake under ${candidates.join(', ')}`);
+  return null;
+}
+
+// Python's torch package is found only when it is not Debian's own copy of the system
+// library (python3-torch links the same /usr/lib libtorch), so the system entry wins then.
+const found = fromEnv() ?? fromPythonUnlessSystem() ?? fromSystem();
+
+function fromPythonUnlessSystem() {
+  const py = fromPython();
+  if (py && !existsSync(join(py.prefix, 'lib', 'libtorch_cpu.so'))) {
+    tried.push(`${py.source}: ${py.prefix} has no lib/libtorch_cpu.so`);
+    return null;
+  }
+  return py;
+}
+
+if (!found) {
+  console.error(
+    [
+      'skipnet: LibTorch was not found. Tried:',
+      ...tried.map((t) => `  - ${t}`),
+      'Fix one of:',
+      '  - Debian/Ubuntu: sudo apt-get install libtorch-dev libgloo-dev libopenblas0-pthread',
+      '  - a LibTorch tree: export LIBTORCH=/path/to/libtorch (with include/, lib/, share/cmake/Torch)',
+      '  - PyTorch: pip install torch (its bundled LibTorch is used)',
+    ].join('\n'),
+  );
+  process.exit(1);
+}
+
+const arg = process.argv[2];
+if (arg === '--include') console.log(found.includeDirs.join(' '));
+else if (arg === '--libdirs') console.log(found.libDirs.join(' '));
+else if (arg === '--cmake') console.log(found.cmakeDir);
+else if (arg === '--rpath') console.log(found.source === 'system' ? '' : found.libDirs.join(':'));
+else console.log(JSON.stringify(found));
