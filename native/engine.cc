@@ -51,8 +51,9 @@ Engine::Engine(const ModelSpec& spec)
     scale.push_back(1.0 / (255.0 * spec_.std[c]));
     shift.push_back(spec_.mean[c] / spec_.std[c]);
   }
-  shift_ = torch::tensor(shift).to(device_, dtype_);
-  scale_ = torch::tensor(scale).to(device_, dtype_);
+  // torch::tensor() of doubles makes the default dtype (float32): ask for float64 explicitly.
+  shift_ = torch::tensor(shift, torch::kFloat64).to(device_, dtype_);
+  scale_ = torch::tensor(scale, torch::kFloat64).to(device_, dtype_);
 }
 
 torch::Tensor Engine::toInput(const BatchView& b) const {

@@ -13,6 +13,7 @@ Eval mode uses the same masked full-batch forward as the original code (no real 
 import argparse
 import json
 import os
+import resource
 import sys
 import time
 
@@ -91,6 +92,8 @@ def main():
         'torch_version': torch.__version__,
         'arch': args.arch, 'depth': args.depth, 'gate': args.gate, 'mode': args.mode,
         'batch': args.batch, 'steps': args.steps, 'device': str(dev), 'cp': cp,
+        # peak resident set of this process (Linux reports ru_maxrss in KiB)
+        'max_rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
     }))
 
 

@@ -64,7 +64,9 @@ describe.skipIf(!hasTorch).each(cases)('SkipNet-38 (%s, %s) against PyTorch', (g
     expect(r.probs_maxabs).toBeLessThan(1e-4);
     if (dtype === 'float64') {
       expect(r.grad_maxabs).toBeLessThan(1e-4);
-      expect(r.grad_rel_worst).toBeLessThan(1e-4);
+      // In fact equal to double rounding: any algorithmic difference would be far above this.
+      expect(r.grad_rel_worst).toBeLessThan(1e-9);
+      expect(r.logits_maxabs).toBeLessThan(1e-12);
     }
     console.log(`parity ${gate} ${dtype}: ${JSON.stringify(r)}`);
   });

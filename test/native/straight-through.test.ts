@@ -28,7 +28,8 @@ describe('straight-through gradient', () => {
     const soft1 = await lossAndGrads('soft', new Array(GATES).fill(saturated));
     // At p = 1 the soft path computes exactly what the hard path computes.
     expect(Math.abs(soft1.loss - hard.loss)).toBeLessThan(1e-12);
-    const h = 1e-4;
+    // Small h: ReLU units that cross zero within [1-2h, 1] bend the loss, so a large h misleads.
+    const h = 1e-7;
     let checked = 0;
     for (let g = 0; g < GATES - 1; g++) {
       const at = async (p: number) => {
@@ -41,7 +42,7 @@ describe('straight-through gradient', () => {
       const fd = (3 * soft1.loss - 4 * l1 + l2) / (2 * h);
       // STE: dL/dlogit_g = sum over samples of dL/dm * dp/dlogit, with dp/dlogit = p(1-p).
       const ste = f64(hard.out.get(`grad.gates.${g}.linear.bias`)!)[1] / (P_HARD * (1 - P_HARD));
-      expect(Math.abs(fd - ste)).toBeLessThanOrEqual(1e-3 * Math.abs(ste) + 1e-6);
+      expect(Math.abs(fd - ste)).toBeLessThanOrEqual(1e-3 * Math.abs(ste) + 1e-7);
       if (Math.abs(ste) > 1e-3) checked++;
     }
     expect(checked).toBeGreaterThanOrEqual(3); // the comparison was not between near-zeros
