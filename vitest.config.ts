@@ -5,7 +5,9 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     pool: 'forks',
-    poolOptions: { forks: { singleFork: false, maxForks: 2 } },
+    // One test file at a time: each native model already uses every core (OpenMP), and
+    // two such processes on a 2-core machine spin against each other and run 5x slower.
+    fileParallelism: false,
     include: ['test/**/*.test.ts'],
     testTimeout: 120_000,
     hookTimeout: 300_000,

@@ -51,7 +51,14 @@ interface SideSummary {
   max_rss_mb: number | null; // largest over rounds
   cp: number | null; // mean computation percentage seen (gate decisions), last round
   threads: number | null;
-  runs: Array<{ images_per_s: number; ms_per_step: number; max_rss_mb: number | null; wall_s: number; step_ms?: number[] }>;
+  runs: Array<{
+    images_per_s: number;
+    ms_per_step: number;
+    max_rss_mb: number | null;
+    wall_s: number;
+    load1_before: number; // 1-minute load average when the process started
+    step_ms?: number[];
+  }>;
   error?: string;
 }
 
@@ -75,7 +82,7 @@ const usage = `npm run bench -- sp [flags]
   --steps N             timed training steps per measurement (default 8)
   --eval-warmup N       untimed warm-up steps for evaluation (default: --warmup)
   --eval-steps N        timed evaluation steps (default: 2 x --steps; an eval step is ~3x cheaper)
-  --rounds N            native/torch alternations per configuration; the median is reported (default 3)
+  --rounds N            native/torch alternations per configuration; the median is reported (default 2)
   --batch N             batch size (default 128)
   --seed N              weights and synthetic data seed (default 0)
   --quick               smoke run: 1 warm-up + 2 steps, depth 38 only, 1 round (flags given explicitly still win)
@@ -138,7 +145,7 @@ function parse(argv: string[]) {
     steps,
     evalWarmup: positiveInt('eval-warmup', values['eval-warmup'], warmup, 0),
     evalSteps: positiveInt('eval-steps', values['eval-steps'], quick ? steps : 2 * steps),
-    rounds: positiveInt('rounds', values.rounds, quick ? 1 : 3),
+    rounds: positiveInt('rounds', values.rounds, quick ? 1 : 2),
     batch: positiveInt('batch', values.batch, 128),
     seed: positiveInt('seed', values.seed, 0, 0),
     python: values.python ?? process.env.SKIPNET_BENCH_PYTHON ?? '/usr/bin/python3',
@@ -220,12 +227,14 @@ export async function run(argv: string[]): Promise<void> {
         for (const side of s.sides) {
           if (errors[side]) continue;
           try {
+            const load1 = Math.round(os.loadavg()[0]! * 100) / 100;
             const { value, wallMs } = await measure(side, s, depth, mode);
             const entry: SideSummary['runs'][number] = {
               images_per_s: value.images_per_s,
               ms_per_step: value.ms_per_step,
               max_rss_mb: value.max_rss_mb ?? null,
               wall_s: Math.round(wallMs / 100) / 10,
+              load1_before: load1,
             };
             if (side === 'native') {
               const v = value as NativeBenchResult;
@@ -241,7 +250,8 @@ export async function run(argv: string[]): Promise<void> {
             last[side] = { cp: value.cp, threads: value.threads };
             log(
               `SkipNet-${depth} ${mode} round ${round + 1}/${s.rounds} ${side.padEnd(6)} ${fmt(value.images_per_s)} img/s ` +
-                `(${fmt(value.ms_per_step, 0)} ms/step, RSS ${fmt(value.max_rss_mb ?? null, 0)} MB, process ${fmt(wallMs / 1000)} s)`,
+                `(${fmt(value.ms_per_step, 0)} ms/step, RSS ${fmt(value.max_rss_mb ?? null, 0)} MB, process ${fmt(wallMs / 1000)} s, ` +
+                `load ${load1})`,
             );
           } catch (err) {
             errors[side] = err instanceof Error ? err.message : String(err);
@@ -268,6 +278,16 @@ export async function run(argv: string[]): Promise<void> {
   }
 
   const finishedAt = new Date();
+  const loadAtEnd = os.loadavg().map((v) => Math.round(v * 100) / 100);
+  // OpenMP pools spin at barriers: with as many threads as CPUs, any other busy process
+  // slows a step down by far more than its share of the machine.
+  const busy = Math.max(machine.loadAverage[0]!, loadAtEnd[0]!);
+  if (busy > 1.25 * machine.availableParallelism) {
+    warnings.push(
+      `the machine was busy (1-min load ${machine.loadAverage[0]} at start, ${loadAtEnd[0]} at the end, ${machine.availableParallelism} CPUs): ` +
+        'absolute numbers are unreliable, ratios less so',
+    );
+  }
   const ratios = (mode: Mode) => results.filter((r) => r.mode === mode && r.ratio !== null).map((r) => r.ratio!);
   const summary = { geomeanRatioTrain: geomean(ratios('train')), geomeanRatioEval: geomean(ratios('eval')) };
 
@@ -295,7 +315,7 @@ export async function run(argv: string[]): Promise<void> {
   out.push(
     `  CPU ${machine.cpuModel}; ${machine.logicalCpus} logical CPUs` +
       (machine.physicalCores !== null ? `, ${machine.physicalCores} physical cores` : '') +
-      `; threads used ${s.threads} (both sides); load avg at start ${machine.loadAverage.join(' ')}`,
+      `; threads used ${s.threads} (both sides); load avg at start ${machine.loadAverage.join(' ')}, at end ${loadAtEnd.join(' ')}`,
   );
   out.push(
     `  LibTorch ${libtorch?.version ?? '?'} (${libtorch?.path ?? '?'}); torch ${torchVersion ?? '?'} (${s.python}); Node ${machine.node}`,
@@ -322,6 +342,7 @@ export async function run(argv: string[]): Promise<void> {
       finishedAt: finishedAt.toISOString(),
       durationS: Math.round((finishedAt.getTime() - startedAt.getTime()) / 100) / 10,
       machine,
+      loadAverageAtEnd: loadAtEnd,
       versions: { libtorch: libtorch?.version ?? null, libtorchPath: libtorch?.path ?? null, torch: torchVersion, node: machine.node },
       settings: {
         quick: s.quick,

@@ -87,7 +87,9 @@ export interface VersionInfo {
  *  never reaches C++ unchecked). Create one with `createModel(spec)` from lib/model.ts. */
 export interface NativeModel {
   trainStep(batch: NativeBatch, opt: OptimizerArgs): Promise<TrainStepResult>;
-  evalStep(batch: NativeBatch, threshold: number): Promise<EvalStepResult>;
+  /** execution 'skip' (default) runs gated blocks only on the samples that execute them;
+   *  'mask' computes every block and masks, as the reference implementation does. */
+  evalStep(batch: NativeBatch, threshold: number, execution?: 'skip' | 'mask'): Promise<EvalStepResult>;
   /** Weights (parameters and buffers) as safetensors, names as in bench/pytorch/skipnet_ref.py. */
   saveWeights(path: string): Promise<void>;
   loadWeights(path: string): Promise<void>;
@@ -113,7 +115,7 @@ export interface TensorEntry {
 /** What the addon's Model object itself offers (native/addon.cc). */
 export interface RawNativeModel {
   trainStep(batch: NativeBatch, opt: OptimizerArgs): Promise<TrainStepResult>;
-  evalStep(batch: NativeBatch, threshold: number): Promise<EvalStepResult>;
+  evalStep(batch: NativeBatch, threshold: number, execution?: 'skip' | 'mask'): Promise<EvalStepResult>;
   exportState(which: 'weights' | 'optimizer'): Promise<TensorEntry[]>;
   importState(which: 'weights' | 'optimizer', entries: TensorEntry[]): Promise<void>;
   inspectStep(batch: NativeBatch): Promise<TensorEntry[]>;

@@ -23,6 +23,8 @@ export const ERROR_CODES = {
   ERR_TORCH: 'ERR_TORCH',
   /** Training was stopped through its AbortSignal (after saving `last/`). */
   ERR_ABORTED: 'ERR_ABORTED',
+  /** A weights/optimizer file is malformed or does not fit the model (names, shapes). */
+  ERR_WEIGHTS: 'ERR_WEIGHTS',
 } as const;
 
 export type SkipNetErrorCode = keyof typeof ERROR_CODES;

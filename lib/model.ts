@@ -31,8 +31,8 @@ class SkipNetModel implements NativeModel {
     return this.raw.trainStep(batch, opt).catch(wrapNativeError);
   }
 
-  evalStep(batch: NativeBatch, threshold = 0.5): Promise<EvalStepResult> {
-    return this.raw.evalStep(batch, threshold).catch(wrapNativeError);
+  evalStep(batch: NativeBatch, threshold = 0.5, execution: 'skip' | 'mask' = 'skip'): Promise<EvalStepResult> {
+    return this.raw.evalStep(batch, threshold, execution).catch(wrapNativeError);
   }
 
   async saveWeights(path: string): Promise<void> {

@@ -195,16 +195,22 @@ class Model : public Napi::ObjectWrap<Model> {
     auto env = info.Env();
     auto batch = std::make_shared<OwnedBatch>();
     double threshold = 0.5;
+    bool skipping = true;
     Napi::Value rejected;
     if (!parse(env, [&] {
           *batch = batchFromJs(info[0]);
           if (!info[1].IsUndefined()) threshold = numberFromJs(info[1], "threshold", 0, 1);
+          if (!info[2].IsUndefined()) {
+            const std::string mode = info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : "";
+            if (mode != "skip" && mode != "mask") throw SkipNetError("ERR_BAD_ARG", "execution must be 'skip' or 'mask'");
+            skipping = mode == "skip";
+          }
         }, rejected)) {
       return rejected;
     }
     auto result = std::make_shared<EvalResult>();
     return submit(
-        env, [this, batch, threshold, result] { *result = engine().evalStep(batch->view(), threshold); },
+        env, [this, batch, threshold, skipping, result] { *result = engine().evalStep(batch->view(), threshold, skipping); },
         [result](Napi::Env e) { return evalResultToJs(e, *result); });
   }
 

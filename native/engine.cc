@@ -45,6 +45,10 @@ Engine::Engine(const ModelSpec& spec)
     params_.push_back(item.value());
   }
   momentum_.resize(params_.size());
+  for (const auto& b : model_->buffers(true)) {
+    buffers_.push_back(b);
+    bufferSnapshot_.push_back(torch::empty_like(b));
+  }
   // Normalisation folded into one multiply and one subtract: (x / 255 - mean) / std.
   std::vector<double> scale, shift;
   for (int c = 0; c < spec_.inChannels; ++c) {
@@ -104,11 +108,19 @@ TrainResult Engine::trainStep(const BatchView& batch, const SgdArgs& args) {
   model_->train();
   auto x = toInput(batch);
   auto y = toLabels(batch);
+  {
+    // The forward pass moves the BN running statistics; keep a copy so that a step that
+    // ends in a NaN loss leaves the model exactly as it was (a few KB of copies).
+    torch::NoGradGuard noGrad;
+    for (size_t i = 0; i < buffers_.size(); ++i) bufferSnapshot_[i].copy_(buffers_[i]);
+  }
   const auto rule = spec_.gateMode == GateMode::Soft ? MaskRule::Soft : MaskRule::StraightThrough;
   auto fwd = model_->forwardMasked(x, rule, 0.5);
   auto loss = torch::nn::functional::cross_entropy(fwd.logits, y);
   const double lossValue = loss.item<double>();
   if (!std::isfinite(lossValue)) {
+    torch::NoGradGuard noGrad;
+    for (size_t i = 0; i < buffers_.size(); ++i) buffers_[i].copy_(bufferSnapshot_[i]);
     std::ostringstream msg;
     msg << "the training loss is " << lossValue << " (lr " << args.lr
         << "): the weights were not updated. Lower the learning rate, add warm-up, or check the input data";
@@ -136,12 +148,12 @@ const MacTable& Engine::macsFor(int64_t height, int64_t width) {
   return it->second;
 }
 
-EvalResult Engine::evalStep(const BatchView& batch, double threshold) {
+EvalResult Engine::evalStep(const BatchView& batch, double threshold, bool skipping) {
   model_->eval();
   torch::InferenceMode inference;
   auto x = toInput(batch);
   auto y = toLabels(batch);
-  auto fwd = model_->forwardMasked(x, MaskRule::Threshold, threshold);
+  auto fwd = skipping ? model_->forwardSkipping(x, threshold) : model_->forwardMasked(x, MaskRule::Threshold, threshold);
 
   EvalResult r;
   r.n = batch.n;
@@ -194,8 +206,10 @@ NamedTensor named(const std::string& name, const torch::Tensor& t) {
 
 std::vector<NamedTensor> Engine::inspectStep(const BatchView& batch) {
   // Keep the batch-norm running statistics as they were: this call is for inspection.
-  std::vector<torch::Tensor> savedBuffers;
-  for (const auto& b : model_->buffers(true)) savedBuffers.push_back(b.clone());
+  {
+    torch::NoGradGuard noGrad;
+    for (size_t i = 0; i < buffers_.size(); ++i) bufferSnapshot_[i].copy_(buffers_[i]);
+  }
 
   model_->train();
   auto x = toInput(batch);
@@ -217,8 +231,7 @@ std::vector<NamedTensor> Engine::inspectStep(const BatchView& batch) {
   for (auto& p : params_) p.mutable_grad() = torch::Tensor();
   {
     torch::NoGradGuard noGrad;
-    auto buffers = model_->buffers(true);
-    for (size_t i = 0; i < buffers.size(); ++i) buffers[i].copy_(savedBuffers[i]);
+    for (size_t i = 0; i < buffers_.size(); ++i) buffers_[i].copy_(bufferSnapshot_[i]);
   }
   return out;
 }

@@ -50,7 +50,8 @@ class Engine {
   explicit Engine(const ModelSpec& spec);
 
   TrainResult trainStep(const BatchView& batch, const SgdArgs& args);
-  EvalResult evalStep(const BatchView& batch, double threshold);
+  // skipping: run gated blocks only on the samples that execute them (else mask, as the reference).
+  EvalResult evalStep(const BatchView& batch, double threshold, bool skipping = true);
   std::vector<NamedTensor> inspectStep(const BatchView& batch);
   std::vector<NamedTensor> exportWeights();
   std::vector<NamedTensor> exportOptimizer();
@@ -71,6 +72,7 @@ class Engine {
   torch::Tensor scale_, shift_;  // x * scale - shift == (x / 255 - mean) / std
   std::vector<torch::Tensor> params_;
   std::vector<std::string> paramNames_;
+  std::vector<torch::Tensor> buffers_, bufferSnapshot_;  // BN statistics, restored after a NaN step
   std::vector<torch::Tensor> momentum_;  // undefined until the first step, as torch.optim.SGD
   std::map<std::pair<int64_t, int64_t>, MacTable> macCache_;
 };

@@ -199,4 +199,36 @@ ForwardResult SkipNetImpl::forwardMasked(const torch::Tensor& input, MaskRule ru
   return r;
 }
 
+ForwardResult SkipNetImpl::forwardSkipping(const torch::Tensor& input, double threshold) {
+  if (!gated()) return forwardMasked(input, MaskRule::Threshold, threshold);
+  ForwardResult r;
+  auto x = stem(input);
+  const int64_t n = numBlocks();
+  auto* first = blocks[0]->as<ResidualBlockImpl>();
+  x = (first->residual(x) + first->shortcut(x)).relu_();
+  if (spec.gate == GateKind::Rnn) gate->reset(x.size(0), x.options());
+  auto p = gateProbability(0, x);
+  for (int64_t i = 1; i < n; ++i) {
+    auto* b = blocks[i]->as<ResidualBlockImpl>();
+    auto run = p.gt(threshold);
+    r.probs.push_back(p);
+    r.masks.push_back(run.to(p.dtype()));
+    const int64_t executing = run.sum().item<int64_t>();
+    if (executing == x.size(0)) {
+      x = (b->residual(x) + b->shortcut(x)).relu_();
+    } else if (executing == 0) {
+      x = b->shortcut(x);  // identity, or the projection of a strided block
+    } else {
+      auto idx = run.nonzero().view({-1});
+      auto sc = b->shortcut(x);
+      auto ran = (b->residual(x.index_select(0, idx)) + sc.index_select(0, idx)).relu_();
+      x = sc.index_copy(0, idx, ran);
+    }
+    if (i + 1 < n) p = gateProbability(i, x);
+  }
+  x = torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);
+  r.logits = fc(x);
+  return r;
+}
+
 }  // namespace skipnet

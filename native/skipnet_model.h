@@ -75,6 +75,11 @@ struct SkipNetImpl : torch::nn::Module {
   // reference's semantics, used in training (it keeps batch-norm statistics exact).
   ForwardResult forwardMasked(const torch::Tensor& x, MaskRule rule, double threshold);
 
+  // Evaluation that really skips: each gated block runs only on the samples whose gate
+  // says execute (gather, run, scatter back). With eval-mode batch norm every sample is
+  // computed independently, so the result equals forwardMasked(Threshold) to rounding.
+  ForwardResult forwardSkipping(const torch::Tensor& x, double threshold);
+
   int64_t numBlocks() const { return static_cast<int64_t>(arch.blocks.size()); }
   bool gated() const { return spec.gate != GateKind::None; }
 

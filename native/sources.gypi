@@ -1,4 +1,5 @@
-# The one list of native sources. binding.gyp includes this file; CMakeLists.txt reads it.
+# The one list of native sources (gyp resolves them relative to this file). binding.gyp includes this
+# file; CMakeLists.txt reads it.
 {
   'sources': [
     'architecture.cc',

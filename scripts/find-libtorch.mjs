@@ -3,7 +3,7 @@
 // Order: $LIBTORCH, then Python's `torch` package, then the system (Debian's libtorch-dev).
 // Prints JSON (default), or one field for gyp: --include, --libdirs, --cflags, --cmake.
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const tried = [];
@@ -98,9 +98,27 @@ if (!found) {
   process.exit(1);
 }
 
+// LibTorch's ABI flag is in its CMake config (TORCH_CXX_FLAGS); node-gyp needs it spelled out.
+function cxx11Abi(t) {
+  try {
+    const text = readFileSync(join(t.cmakeDir, 'TorchConfig.cmake'), 'utf8');
+    const m = /_GLIBCXX_USE_CXX11_ABI=([01])/.exec(text);
+    if (m) return m[1];
+  } catch {
+    /* fall through */
+  }
+  return '1';
+}
+
 const arg = process.argv[2];
 if (arg === '--include') console.log(found.includeDirs.join(' '));
 else if (arg === '--libdirs') console.log(found.libDirs.join(' '));
 else if (arg === '--cmake') console.log(found.cmakeDir);
 else if (arg === '--rpath') console.log(found.source === 'system' ? '' : found.libDirs.join(':'));
+else if (arg === '--cxx11abi') console.log(cxx11Abi(found));
+else if (arg === '--ldflags') {
+  const libs = ['-ltorch', '-ltorch_cpu', '-lc10', ...(found.cuda ? ['-ltorch_cuda', '-lc10_cuda'] : [])];
+  const rpath = found.source === 'system' ? [] : found.libDirs.map((d) => `-Wl,-rpath,${d}`);
+  console.log([...found.libDirs.map((d) => `-L${d}`), ...rpath, '-Wl,--no-as-needed', ...libs].join(' '));
+}
 else console.log(JSON.stringify(found));
