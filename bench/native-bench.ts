@@ -6,6 +6,10 @@
 //
 //   node --import tsx bench/native-bench.ts --depth 38 --mode train --threads 2 --steps 8 --warmup 3
 //
+// Evaluation defaults to --execution mask (every block computed, then masked), which is
+// what the reference does; --execution skip measures the engine's real skipping, whose
+// work depends on the gate decisions.
+//
 // Prints one JSON line (fields named as bench_torch.py's where they mean the same). The
 // SP throughput benchmark (bench/sp-throughput.ts) runs this file as a child process, one
 // process per measurement, just as it runs bench_torch.py.
@@ -30,6 +34,9 @@ export interface NativeBenchConfig {
   warmup: number;
   seed: number;
   threshold: number;
+  /** evalStep execution: 'mask' computes every block and masks, like the reference
+   *  (bench_torch.py); 'skip' runs gated blocks only on the samples that execute them. */
+  execution: 'mask' | 'skip';
 }
 
 export interface NativeBenchResult {
@@ -43,6 +50,7 @@ export interface NativeBenchResult {
   depth: number;
   gate: GateKind;
   mode: 'train' | 'eval';
+  execution: 'mask' | 'skip' | null; // eval only
   batch: number;
   steps: number;
   warmup: number;
@@ -101,7 +109,7 @@ export async function measureNative(cfg: NativeBenchConfig): Promise<NativeBench
     const step = async (i: number): Promise<Float64Array> => {
       const b = batches[i % batches.length]!;
       if (cfg.mode === 'train') return (await model.trainStep(b, opt)).gateExec;
-      return (await model.evalStep(b, cfg.threshold)).gateExec;
+      return (await model.evalStep(b, cfg.threshold, cfg.execution)).gateExec;
     };
     for (let i = 0; i < cfg.warmup; i++) await step(i);
     const stepMs: number[] = [];
@@ -125,6 +133,7 @@ export async function measureNative(cfg: NativeBenchConfig): Promise<NativeBench
       depth: cfg.depth,
       gate: cfg.gate,
       mode: cfg.mode,
+      execution: cfg.mode === 'eval' ? cfg.execution : null,
       batch: cfg.batch,
       steps: cfg.steps,
       warmup: cfg.warmup,
@@ -160,6 +169,7 @@ async function main(): Promise<void> {
       warmup: { type: 'string' },
       seed: { type: 'string' },
       threshold: { type: 'string' },
+      execution: { type: 'string' },
     },
     strict: true,
   });
@@ -168,6 +178,8 @@ async function main(): Promise<void> {
   const gate = (values.gate ?? 'rnn') as GateKind;
   if (!['none', 'rnn', 'ffgate1', 'ffgate2'].includes(gate)) throw new Error(`--gate: unknown gate '${gate}'`);
   const threshold = values.threshold === undefined ? 0.5 : Number(values.threshold);
+  const execution = values.execution ?? 'mask';
+  if (execution !== 'mask' && execution !== 'skip') throw new Error(`--execution must be mask or skip, got '${execution}'`);
   const result = await measureNative({
     depth: int(values.depth, 38, 'depth', 8),
     gate,
@@ -180,6 +192,7 @@ async function main(): Promise<void> {
     warmup: int(values.warmup, 3, 'warmup', 0),
     seed: int(values.seed, 0, 'seed', 0),
     threshold,
+    execution,
   });
   process.stdout.write(JSON.stringify(result) + '\n');
 }

@@ -11,6 +11,7 @@
 // Both sides compute every block in training (the gates only scale the residual), and
 // both evaluate with the masked full-batch forward (a skipped block is computed and
 // multiplied by 0), so the gate decisions on synthetic data do not change the work.
+import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -19,6 +20,7 @@ import {
   benchDir,
   fmt,
   formatTable,
+  type MachineInfo,
   machineInfo,
   median,
   packageRoot,
@@ -45,20 +47,24 @@ interface TorchBenchResult {
   max_rss_mb?: number;
 }
 
+interface RunEntry {
+  images_per_s: number;
+  ms_per_step: number;
+  max_rss_mb: number | null;
+  wall_s: number;
+  load1_before: number; // 1-minute load average when the process started
+  step_ms?: number[]; // native side only
+}
+
 interface SideSummary {
-  images_per_s: number; // median over rounds
-  ms_per_step: number; // median over rounds
+  ms_per_step: number; // median over rounds of the timed ms per step
+  images_per_s: number; // batch * 1000 / ms_per_step
+  best_images_per_s: number; // the least disturbed round
+  spread: number; // slowest round's ms/step over the fastest's, minus 1
   max_rss_mb: number | null; // largest over rounds
-  cp: number | null; // mean computation percentage seen (gate decisions), last round
+  cp: number | null; // computation percentage the gates chose (last round); no effect on work
   threads: number | null;
-  runs: Array<{
-    images_per_s: number;
-    ms_per_step: number;
-    max_rss_mb: number | null;
-    wall_s: number;
-    load1_before: number; // 1-minute load average when the process started
-    step_ms?: number[];
-  }>;
+  runs: RunEntry[];
   error?: string;
 }
 
@@ -70,7 +76,33 @@ interface ConfigResult {
   steps: number;
   native: SideSummary | null;
   torch: SideSummary | null;
-  ratio: number | null; // native / torch images per second
+  ratio: number | null; // native / torch images per second (medians)
+  ratio_best: number | null; // native / torch, best round of each
+}
+
+interface ReportData {
+  benchmark: 'sp-throughput';
+  schema: number;
+  startedAt: string;
+  finishedAt: string;
+  durationS: number;
+  machine: MachineInfo;
+  loadAverageAtEnd: number[];
+  versions: { libtorch: string | null; libtorchPath: string | null; torch: string | null; node: string };
+  settings: {
+    quick: boolean;
+    threads: number;
+    batch: number;
+    train: { warmup: number; steps: number };
+    eval: { warmup: number; steps: number };
+    rounds: number;
+    python: string;
+    [key: string]: unknown;
+  };
+  results: ConfigResult[];
+  summary: { geomeanRatioTrain: number | null; geomeanRatioEval: number | null };
+  warnings: string[];
+  note?: string; // added by hand to a saved file
 }
 
 const usage = `npm run bench -- sp [flags]
@@ -86,10 +118,15 @@ const usage = `npm run bench -- sp [flags]
   --batch N             batch size (default 128)
   --seed N              weights and synthetic data seed (default 0)
   --quick               smoke run: 1 warm-up + 2 steps, depth 38 only, 1 round (flags given explicitly still win)
+  --eval-execution mask|skip
+                        engine evalStep execution (default mask: every block computed and masked, as the
+                        reference does; skip: real skipping, whose work depends on the gate decisions,
+                        so not a like-for-like comparison)
   --side native|torch   run one side only (default both)
   --python PATH         interpreter for bench_torch.py (default $SKIPNET_BENCH_PYTHON or /usr/bin/python3)
   --no-write            do not write bench/results/*.json
-  --out DIR             results folder (default bench/results)`;
+  --out DIR             results folder (default bench/results)
+  --report FILE         print the table of a saved result file again (nothing is measured)`;
 
 export const description = 'SP train/eval throughput of SkipNet-38/110 (rnn gate), this engine vs the PyTorch reference';
 export { usage };
@@ -110,9 +147,11 @@ function parse(argv: string[]) {
       seed: { type: 'string' },
       quick: { type: 'boolean', default: false },
       side: { type: 'string' },
+      'eval-execution': { type: 'string' },
       python: { type: 'string' },
       'no-write': { type: 'boolean', default: false },
       out: { type: 'string' },
+      report: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -132,14 +171,20 @@ function parse(argv: string[]) {
   });
   const sides: Side[] = values.side === undefined ? ['native', 'torch'] : [values.side as Side];
   if (!sides.every((s) => s === 'native' || s === 'torch')) throw new Error(`--side takes native or torch, got '${values.side}'`);
+  const evalExecution = values['eval-execution'] ?? 'mask';
+  if (evalExecution !== 'mask' && evalExecution !== 'skip') {
+    throw new Error(`--eval-execution takes mask or skip, got '${evalExecution}'`);
+  }
   const warmup = positiveInt('warmup', values.warmup, quick ? 1 : 3, 0);
   const steps = positiveInt('steps', values.steps, quick ? 2 : 8);
   return {
     help: values.help!,
+    report: values.report,
     quick,
     modes,
     depths,
     sides,
+    evalExecution: evalExecution as 'mask' | 'skip',
     threads: positiveInt('threads', values.threads, os.availableParallelism()),
     warmup,
     steps,
@@ -167,7 +212,8 @@ async function measure(side: Side, s: Settings, depth: number, mode: Mode) {
   common.push('--threads', String(s.threads), '--steps', String(steps), '--warmup', String(warmup), '--seed', String(s.seed));
   if (side === 'native') {
     const script = join(benchDir, 'native-bench.ts');
-    return runJsonChild<NativeBenchResult>(process.execPath, ['--import', 'tsx', script, ...common], {
+    const extra = mode === 'eval' ? ['--execution', s.evalExecution] : [];
+    return runJsonChild<NativeBenchResult>(process.execPath, ['--import', 'tsx', script, ...common, ...extra], {
       cwd: packageRoot,
       label: `native SkipNet-${depth} ${mode}`,
     });
@@ -180,12 +226,18 @@ async function measure(side: Side, s: Settings, depth: number, mode: Mode) {
   });
 }
 
-function summarise(runs: SideSummary['runs'], last: { cp: number; threads: number } | null): SideSummary | null {
+function summarise(batch: number, runs: RunEntry[], last: { cp: number; threads: number } | null): SideSummary | null {
   if (runs.length === 0) return null;
   const rss = runs.map((r) => r.max_rss_mb).filter((v): v is number => v !== null);
+  // The median is taken on time per step (for an even count: the mean of the middle two,
+  // which weighs rounds by their time) and images/s derived from it, so the two agree.
+  const ms = median(runs.map((r) => r.ms_per_step));
+  const times = runs.map((r) => r.ms_per_step);
   return {
-    images_per_s: median(runs.map((r) => r.images_per_s)),
-    ms_per_step: median(runs.map((r) => r.ms_per_step)),
+    ms_per_step: ms,
+    images_per_s: (1000 * batch) / ms,
+    best_images_per_s: Math.max(...runs.map((r) => r.images_per_s)),
+    spread: Math.max(...times) / Math.min(...times) - 1,
     max_rss_mb: rss.length > 0 ? Math.max(...rss) : null,
     cp: last?.cp ?? null,
     threads: last?.threads ?? null,
@@ -198,10 +250,115 @@ function geomean(values: number[]): number | null {
   return v.length === 0 ? null : Math.exp(v.reduce((a, x) => a + Math.log(x), 0) / v.length);
 }
 
+function ratioOf(a: number | undefined, b: number | undefined): number | null {
+  return a && b && Number.isFinite(a) && Number.isFinite(b) ? a / b : null;
+}
+
+function summary(results: ConfigResult[]): ReportData['summary'] {
+  const ratios = (mode: Mode) => results.filter((r) => r.mode === mode && r.ratio !== null).map((r) => r.ratio!);
+  return { geomeanRatioTrain: geomean(ratios('train')), geomeanRatioEval: geomean(ratios('eval')) };
+}
+
+const SCHEMA = 2;
+
+/** Summaries recomputed from the per-round numbers a result file keeps (older files too). */
+export function resummarise(data: ReportData): ReportData {
+  const side = (x: SideSummary | null): SideSummary | null => {
+    if (!x?.runs?.length) return x;
+    const again = summarise(data.settings.batch, x.runs, null)!;
+    return { ...again, cp: x.cp, threads: x.threads, ...(x.error ? { error: x.error } : {}) };
+  };
+  const results = data.results.map((r) => {
+    const native = side(r.native);
+    const torch = side(r.torch);
+    return {
+      ...r,
+      native,
+      torch,
+      ratio: ratioOf(native?.images_per_s, torch?.images_per_s),
+      ratio_best: ratioOf(native?.best_images_per_s, torch?.best_images_per_s),
+    };
+  });
+  return { ...data, schema: SCHEMA, results, summary: summary(results) };
+}
+
+export function render(data: ReportData): string {
+  const { machine, settings: st, versions: v } = data;
+  const rows: string[][] = [
+    [
+      'model',
+      'mode',
+      'native img/s',
+      'PyTorch img/s',
+      'ratio',
+      'ratio best',
+      'native ms/step',
+      'PyTorch ms/step',
+      'native RSS MB',
+      'PyTorch RSS MB',
+      'CP% n/t',
+    ],
+  ];
+  for (const r of data.results) {
+    rows.push([
+      r.model,
+      r.mode,
+      fmt(r.native?.images_per_s),
+      fmt(r.torch?.images_per_s),
+      r.ratio === null ? '-' : r.ratio.toFixed(3),
+      r.ratio_best === null || r.ratio_best === undefined ? '-' : r.ratio_best.toFixed(3),
+      fmt(r.native?.ms_per_step, 0),
+      fmt(r.torch?.ms_per_step, 0),
+      fmt(r.native?.max_rss_mb, 0),
+      fmt(r.torch?.max_rss_mb, 0),
+      `${fmt(r.native?.cp, 0)}/${fmt(r.torch?.cp, 0)}`,
+    ]);
+  }
+  const out: string[] = [];
+  out.push('');
+  out.push(`SP throughput: this engine (LibTorch addon) vs PyTorch reference (${data.startedAt})`);
+  out.push(
+    `  CPU ${machine.cpuModel}; ${machine.logicalCpus} logical CPUs` +
+      (machine.physicalCores !== null ? `, ${machine.physicalCores} physical cores` : '') +
+      `; threads used ${st.threads} (both sides); load avg at start ${machine.loadAverage.join(' ')}, ` +
+      `at end ${data.loadAverageAtEnd.join(' ')}`,
+  );
+  out.push(`  LibTorch ${v.libtorch ?? '?'} (${v.libtorchPath ?? '?'}); torch ${v.torch ?? '?'} (${st.python}); Node ${v.node}`);
+  out.push(
+    `  batch ${st.batch}, 32x32x3 uint8, rnn gate, 10 classes; train ${st.train.warmup} warm-up + ${st.train.steps} timed steps, ` +
+      `eval ${st.eval.warmup} + ${st.eval.steps} (engine execution ${String(st.evalExecution ?? 'mask')}); median of ${st.rounds} alternating round(s)${st.quick ? ' [quick]' : ''}; ` +
+      `${data.durationS} s in all`,
+  );
+  out.push('');
+  out.push(formatTable(rows, [false, false, true, true, true, true, true, true, true, true, true]));
+  out.push('');
+  out.push('  ratio = native / PyTorch images per second (>1: this engine is faster), from the median ms/step over rounds;');
+  out.push("  ratio best = the same from each side's fastest round. RSS = peak of the measuring process.");
+  const spreads = data.results
+    .flatMap((r) => [r.native?.spread, r.torch?.spread])
+    .filter((x): x is number => typeof x === 'number');
+  if (spreads.length > 0 && st.rounds > 1) {
+    out.push(`  largest round-to-round spread of one side (slowest/fastest - 1): ${fmt(100 * Math.max(...spreads), 0)}%`);
+  }
+  const sm = data.summary;
+  if (sm.geomeanRatioTrain !== null || sm.geomeanRatioEval !== null) {
+    out.push(`  geometric mean ratio: train ${fmt(sm.geomeanRatioTrain, 3)}, eval ${fmt(sm.geomeanRatioEval, 3)}`);
+  }
+  for (const w of data.warnings) out.push(`  warning: ${w}`);
+  if (data.note) out.push(`  note: ${data.note}`);
+  return out.join('\n') + '\n';
+}
+
 export async function run(argv: string[]): Promise<void> {
   const s = parse(argv);
   if (s.help) {
     process.stdout.write(usage + '\n');
+    return;
+  }
+  if (s.report) {
+    const saved = JSON.parse(await readFile(s.report, 'utf8')) as ReportData;
+    if (saved.benchmark !== 'sp-throughput') throw new Error(`${s.report} is not an sp-throughput result file`);
+    process.stdout.write(render(resummarise(saved)));
     return;
   }
   const startedAt = new Date();
@@ -216,11 +373,16 @@ export async function run(argv: string[]): Promise<void> {
       `${s.rounds} round(s), depths ${s.depths.join('/')}, modes ${s.modes.join('/')}, sides ${s.sides.join('/')}` +
       (s.quick ? ' (quick)' : ''),
   );
-  if (s.threads > machine.availableParallelism) warnings.push(`--threads ${s.threads} exceeds the ${machine.availableParallelism} CPUs available`);
+  if (s.evalExecution === 'skip' && s.modes.includes('eval')) {
+    warnings.push('eval ran with --eval-execution skip: the engine skipped blocks, the reference computed all of them');
+  }
+  if (s.threads > machine.availableParallelism) {
+    warnings.push(`--threads ${s.threads} exceeds the ${machine.availableParallelism} CPUs available`);
+  }
 
   for (const depth of s.depths) {
     for (const mode of s.modes) {
-      const runs: Record<Side, SideSummary['runs']> = { native: [], torch: [] };
+      const runs: Record<Side, RunEntry[]> = { native: [], torch: [] };
       const last: Record<Side, { cp: number; threads: number } | null> = { native: null, torch: null };
       const errors: Partial<Record<Side, string>> = {};
       for (let round = 0; round < s.rounds; round++) {
@@ -229,7 +391,7 @@ export async function run(argv: string[]): Promise<void> {
           try {
             const load1 = Math.round(os.loadavg()[0]! * 100) / 100;
             const { value, wallMs } = await measure(side, s, depth, mode);
-            const entry: SideSummary['runs'][number] = {
+            const entry: RunEntry = {
               images_per_s: value.images_per_s,
               ms_per_step: value.ms_per_step,
               max_rss_mb: value.max_rss_mb ?? null,
@@ -260,19 +422,24 @@ export async function run(argv: string[]): Promise<void> {
           }
         }
       }
-      const native = summarise(runs.native, last.native);
-      const torch = summarise(runs.torch, last.torch);
-      if (native && errors.native) native.error = errors.native;
-      if (torch && errors.torch) torch.error = errors.torch;
+      const sideResult = (side: Side): SideSummary | null => {
+        const r = summarise(s.batch, runs[side], last[side]);
+        const error = errors[side];
+        if (!error) return r;
+        return r ? { ...r, error } : ({ error, runs: [] } as unknown as SideSummary);
+      };
+      const native = sideResult('native');
+      const torch = sideResult('torch');
       results.push({
         model: `SkipNet-${depth}`,
         depth,
         mode,
         warmup: mode === 'train' ? s.warmup : s.evalWarmup,
         steps: mode === 'train' ? s.steps : s.evalSteps,
-        native: native ?? (errors.native ? ({ error: errors.native } as unknown as SideSummary) : null),
-        torch: torch ?? (errors.torch ? ({ error: errors.torch } as unknown as SideSummary) : null),
-        ratio: native?.images_per_s && torch?.images_per_s ? native.images_per_s / torch.images_per_s : null,
+        native,
+        torch,
+        ratio: ratioOf(native?.images_per_s, torch?.images_per_s),
+        ratio_best: ratioOf(native?.best_images_per_s, torch?.best_images_per_s),
       });
     }
   }
@@ -284,95 +451,52 @@ export async function run(argv: string[]): Promise<void> {
   const busy = Math.max(machine.loadAverage[0]!, loadAtEnd[0]!);
   if (busy > 1.25 * machine.availableParallelism) {
     warnings.push(
-      `the machine was busy (1-min load ${machine.loadAverage[0]} at start, ${loadAtEnd[0]} at the end, ${machine.availableParallelism} CPUs): ` +
-        'absolute numbers are unreliable, ratios less so',
+      `the machine was busy (1-min load ${machine.loadAverage[0]} at start, ${loadAtEnd[0]} at the end, ` +
+        `${machine.availableParallelism} CPUs): absolute numbers are unreliable, ratios less so`,
     );
   }
-  const ratios = (mode: Mode) => results.filter((r) => r.mode === mode && r.ratio !== null).map((r) => r.ratio!);
-  const summary = { geomeanRatioTrain: geomean(ratios('train')), geomeanRatioEval: geomean(ratios('eval')) };
 
-  // ---- report ----
-  const rows: string[][] = [
-    ['model', 'mode', 'native img/s', 'PyTorch img/s', 'ratio', 'native ms/step', 'PyTorch ms/step', 'native RSS MB', 'PyTorch RSS MB', 'CP% n/t'],
-  ];
-  for (const r of results) {
-    rows.push([
-      r.model,
-      r.mode,
-      fmt(r.native?.images_per_s),
-      fmt(r.torch?.images_per_s),
-      r.ratio === null ? '-' : r.ratio.toFixed(3),
-      fmt(r.native?.ms_per_step, 0),
-      fmt(r.torch?.ms_per_step, 0),
-      fmt(r.native?.max_rss_mb, 0),
-      fmt(r.torch?.max_rss_mb, 0),
-      `${fmt(r.native?.cp, 0)}/${fmt(r.torch?.cp, 0)}`,
-    ]);
-  }
-  const out: string[] = [];
-  out.push('');
-  out.push('SP throughput: this engine (LibTorch addon) vs PyTorch reference');
-  out.push(
-    `  CPU ${machine.cpuModel}; ${machine.logicalCpus} logical CPUs` +
-      (machine.physicalCores !== null ? `, ${machine.physicalCores} physical cores` : '') +
-      `; threads used ${s.threads} (both sides); load avg at start ${machine.loadAverage.join(' ')}, at end ${loadAtEnd.join(' ')}`,
-  );
-  out.push(
-    `  LibTorch ${libtorch?.version ?? '?'} (${libtorch?.path ?? '?'}); torch ${torchVersion ?? '?'} (${s.python}); Node ${machine.node}`,
-  );
-  out.push(
-    `  batch ${s.batch}, 32x32x3 uint8, rnn gate, 10 classes; train ${s.warmup} warm-up + ${s.steps} timed steps, ` +
-      `eval ${s.evalWarmup} + ${s.evalSteps}; median of ${s.rounds} alternating round(s)${s.quick ? ' [quick]' : ''}`,
-  );
-  out.push('');
-  out.push(formatTable(rows, [false, false, true, true, true, true, true, true, true, true]));
-  out.push('');
-  out.push('  ratio = native / PyTorch images per second (>1: this engine is faster). RSS = peak of the measuring process.');
-  if (summary.geomeanRatioTrain !== null || summary.geomeanRatioEval !== null) {
-    out.push(`  geometric mean ratio: train ${fmt(summary.geomeanRatioTrain, 3)}, eval ${fmt(summary.geomeanRatioEval, 3)}`);
-  }
-  for (const w of warnings) out.push(`  warning: ${w}`);
-  process.stdout.write(out.join('\n') + '\n');
-
+  const data: ReportData = {
+    benchmark: 'sp-throughput',
+    schema: SCHEMA,
+    startedAt: startedAt.toISOString(),
+    finishedAt: finishedAt.toISOString(),
+    durationS: Math.round((finishedAt.getTime() - startedAt.getTime()) / 100) / 10,
+    machine,
+    loadAverageAtEnd: loadAtEnd,
+    versions: { libtorch: libtorch?.version ?? null, libtorchPath: libtorch?.path ?? null, torch: torchVersion, node: machine.node },
+    settings: {
+      quick: s.quick,
+      threads: s.threads,
+      batch: s.batch,
+      imageSize: 32,
+      channels: 3,
+      classes: 10,
+      arch: 'cifar',
+      gate: 'rnn',
+      gateMode: 'hard',
+      evalThreshold: 0.5,
+      evalExecution: s.evalExecution,
+      optimizer: { kind: 'sgd', lr: 0.1, momentum: 0.9, weightDecay: 1e-4, nesterov: false },
+      train: { warmup: s.warmup, steps: s.steps },
+      eval: { warmup: s.evalWarmup, steps: s.evalSteps },
+      rounds: s.rounds,
+      seed: s.seed,
+      depths: s.depths,
+      modes: s.modes,
+      sides: s.sides,
+      python: s.python,
+    },
+    results,
+    summary: summary(results),
+    warnings,
+  };
+  process.stdout.write(render(data));
   if (s.write) {
-    const data = {
-      benchmark: 'sp-throughput',
-      schema: 1,
-      startedAt: startedAt.toISOString(),
-      finishedAt: finishedAt.toISOString(),
-      durationS: Math.round((finishedAt.getTime() - startedAt.getTime()) / 100) / 10,
-      machine,
-      loadAverageAtEnd: loadAtEnd,
-      versions: { libtorch: libtorch?.version ?? null, libtorchPath: libtorch?.path ?? null, torch: torchVersion, node: machine.node },
-      settings: {
-        quick: s.quick,
-        threads: s.threads,
-        batch: s.batch,
-        imageSize: 32,
-        channels: 3,
-        classes: 10,
-        arch: 'cifar',
-        gate: 'rnn',
-        gateMode: 'hard',
-        evalThreshold: 0.5,
-        optimizer: { kind: 'sgd', lr: 0.1, momentum: 0.9, weightDecay: 1e-4, nesterov: false },
-        train: { warmup: s.warmup, steps: s.steps },
-        eval: { warmup: s.evalWarmup, steps: s.evalSteps },
-        rounds: s.rounds,
-        seed: s.seed,
-        depths: s.depths,
-        modes: s.modes,
-        sides: s.sides,
-        python: s.python,
-      },
-      results,
-      summary,
-      warnings,
-    };
     const file = await writeResults('sp-throughput', data, startedAt, s.out);
     process.stdout.write(`\n  results: ${file}\n`);
   }
-  if (results.some((r) => (r.native as { error?: string } | null)?.error || (r.torch as { error?: string } | null)?.error)) {
+  if (results.length === 0 || results.some((r) => r.native?.error || r.torch?.error)) {
     process.exitCode = 1;
   }
 }

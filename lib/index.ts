@@ -58,6 +58,22 @@ export {
 } from './train/normalization.js';
 export { modelSpecFor } from './train/model-spec.js';
 
+// Inference service: micro-batched predictions that really skip blocks
+export { Classifier, softmax } from './service/classifier.js';
+export { THRESHOLD_GRID, thresholdForBudget } from './service/budget.js';
+export type {
+  ImageInput,
+  RawImage,
+  ClassifierOptions,
+  PredictOptions,
+  PredictResult,
+  TopKEntry,
+  Calibration,
+  CalibrationPoint,
+  ClassifierStats,
+  ModelSourceInfo,
+} from './service/types.js';
+
 // Native addon and data (their own modules; re-exported for one import point)
 export { loadNative, nativeLoadInfo } from './native.js';
 export { createModel } from './model.js';

@@ -69,6 +69,7 @@ torch::Tensor Engine::toInput(const BatchView& b) const {
   auto x = raw.to(device_).to(dtype_);
   // (x / 255 - mean) / std, applied over the channel axis while still NHWC.
   x = x.mul_(scale_).sub_(shift_);
+  // NCHW-contiguous: channels-last measured 15% slower for training on this LibTorch (oneDNN).
   return x.permute({0, 3, 1, 2}).contiguous();
 }
 

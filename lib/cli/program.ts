@@ -6,6 +6,7 @@ import { isSkipNetError } from '../errors.js';
 import { packageVersion } from '../train/version.js';
 import { registerEval } from './eval-command.js';
 import { registerInfo } from './info-command.js';
+import { registerPredict } from './predict-command.js';
 import { registerPresets } from './presets-command.js';
 import { registerTrain } from './train-command.js';
 
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
     .configureOutput({ outputError: (str, write) => write(`skipnet: ${str.replace(/^error: /, '')}`) });
   registerTrain(program);
   registerEval(program);
+  registerPredict(program);
   registerInfo(program);
   registerPresets(program);
   return program;
