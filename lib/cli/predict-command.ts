@@ -125,8 +125,8 @@ async function runPredict(checkpoint: string, images: string[], flags: PredictFl
     const opts = { threshold: flags.threshold, budget: flags.budget, topK: flags.top ?? 5 };
     if (flags.budget !== undefined) {
       // Calibrate on (up to) the first images of the run rather than on whatever arrives first.
-      const sample = await Promise.all(files.slice(0, 64).map((f) => readFile(f).then((b) => b, () => null)));
-      const usable = sample.filter((b): b is Buffer => b !== null);
+      const sample = await Promise.all(files.slice(0, 64).map((f) => readFile(f).then((b): Uint8Array | null => b, () => null)));
+      const usable = sample.filter((b): b is Uint8Array => b !== null);
       // Files that cannot be decoded are left out here and reported below.
       if (usable.length) await clf.calibrate(usable, { skipBad: true }).catch(() => undefined);
     }

@@ -20,6 +20,7 @@ import { describeValue, isImageInput, prepareImage, type InputShape } from './pr
 import { datasetClassNames, resolveSource, trainingInputSize } from './source.js';
 import type {
   Calibration,
+  CalibrationPoint,
   ClassifierOptions,
   ClassifierStats,
   ImageInput,
@@ -334,7 +335,7 @@ export class Classifier {
     return this.batcher.runExclusive(async () => {
       const full = this.info.fullMacs;
       const blocks = this.info.blocks;
-      const points = [];
+      const points: CalibrationPoint[] = [];
       for (const threshold of THRESHOLD_GRID) {
         let macs = 0;
         let executed = 0;
@@ -383,13 +384,12 @@ export class Classifier {
     const order = Array.from({ length: this.numClasses }, (_, k) => k).sort(
       (a, b) => r.probabilities[b]! - r.probabilities[a]! || a - b,
     );
-    const top: TopKEntry[] = order.slice(0, topK).map((label) => {
-      const e: TopKEntry = { label, probability: r.probabilities[label]! };
-      if (names) e.className = names[label];
-      return e;
-    });
-    const result: PredictResult = {
+    const top: TopKEntry[] = order.slice(0, topK).map((label) =>
+      names ? { label, className: names[label], probability: r.probabilities[label]! } : { label, probability: r.probabilities[label]! },
+    );
+    return {
       label: r.label,
+      ...(names ? { className: names[r.label] } : {}),
       probabilities: r.probabilities,
       logits: r.logits,
       topK: top,
@@ -398,8 +398,6 @@ export class Classifier {
       macs: r.macs,
       threshold: r.threshold,
     };
-    if (names) result.className = names[r.label];
-    return result;
   }
 }
 

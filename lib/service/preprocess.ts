@@ -99,12 +99,11 @@ function roundHalfEven(x: number): number {
 export async function decodeImage(bytes: Uint8Array, shape: InputShape, what: string): Promise<Uint8Array> {
   if (bytes.length === 0) throw new SkipNetError('ERR_DATA', `${what}: the image buffer is empty`);
   const input = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let meta: sharp.Metadata;
-  try {
-    meta = await sharp(input).metadata();
-  } catch (err) {
-    throw new SkipNetError('ERR_DATA', `${what}: cannot decode the image (${(err as Error).message})`, { cause: err });
-  }
+  const meta = await sharp(input)
+    .metadata()
+    .catch((err: Error) => {
+      throw new SkipNetError('ERR_DATA', `${what}: cannot decode the image (${err.message})`, { cause: err });
+    });
   const w = meta.width;
   const h = meta.height;
   if (!w || !h) throw new SkipNetError('ERR_DATA', `${what}: cannot decode the image (no width/height in its header)`);
@@ -123,13 +122,12 @@ export async function decodeImage(bytes: Uint8Array, shape: InputShape, what: st
   } else if (w !== W || h !== H) {
     p = p.resize(W, H, { fit: 'cover', position: 'centre' });
   }
-  let data: Buffer;
-  let info: sharp.OutputInfo;
-  try {
-    ({ data, info } = await p.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true }));
-  } catch (err) {
-    throw new SkipNetError('ERR_DATA', `${what}: cannot decode the image (${(err as Error).message})`, { cause: err });
-  }
+  const { data, info } = await p
+    .raw({ depth: 'uchar' })
+    .toBuffer({ resolveWithObject: true })
+    .catch((err: Error) => {
+      throw new SkipNetError('ERR_DATA', `${what}: cannot decode the image (${err.message})`, { cause: err });
+    });
   if (info.width !== W || info.height !== H || data.length !== W * H * info.channels) {
     throw new SkipNetError('ERR_DATA', `${what}: decoded to ${info.width}x${info.height}x${info.channels}, expected ${W}x${H}`);
   }

@@ -162,7 +162,13 @@ export function trainingInputSize(
         const want = state?.metrics?.fullMacs;
         if (want) {
           for (let s = 8; s <= 512; s++) {
-            if (fullMacsAt(s, s) === want) return { height: s, width: s, from: 'the MACs recorded by the last evaluation' };
+            let macs = NaN;
+            try {
+              macs = fullMacsAt(s, s);
+            } catch {
+              continue; // too small for this architecture
+            }
+            if (macs === want) return { height: s, width: s, from: 'the MACs recorded by the last evaluation' };
           }
         }
         break;

@@ -4,15 +4,10 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createModel } from '../../lib/model.js';
 import { loadNative } from '../../lib/native.js';
-import { batch, editWeights, get, scratch, spec } from './helpers.js';
+import { batch, editWeights, get, scratch, spec, disposeModels, trackedModel } from './helpers.js';
 
-const models: Array<{ dispose(): void }> = [];
-afterAll(() => models.forEach((m) => m.dispose()));
-function model(...args: Parameters<typeof spec>) {
-  const m = createModel(spec(...args));
-  models.push(m);
-  return m;
-}
+afterAll(disposeModels);
+const model = trackedModel;
 const sgd = { lr: 0.1, momentum: 0.9, weightDecay: 1e-4, nesterov: false };
 
 describe('model construction', () => {

@@ -3,8 +3,7 @@
 // output is then exactly its shortcut S(x); any off-by-one in which gate decides which
 // block, or a skipped strided block that forgets its projection, breaks the equality.
 import { afterAll, describe, expect, it } from 'vitest';
-import { createModel } from '../../lib/model.js';
-import { batch, editWeights, get, logitFor, setGateProbability, spec } from './helpers.js';
+import { batch, editWeights, get, logitFor, setGateProbability, spec, disposeModels, trackedModel } from './helpers.js';
 
 // ResNet-20 on 32x32: blocks 0-2 (16 ch, 32x32), 3-5 (32 ch, 16x16; block 3 strided with
 // a projection), 6-8 (64 ch, 8x8; block 6 strided). Hand-computed conv MACs:
@@ -21,13 +20,8 @@ const FF2 = [16, 16, 16, 32, 32, 32, 64, 64].map((c, k) => {
 // Recurrent gate: 1x1 embedding C->10, one LSTM(10,10) step, projection 10->1.
 const RNN = [16, 16, 16, 32, 32, 32, 64, 64].map((c) => c * 10 + 8 * 10 * 10 + 10);
 
-const models: Array<{ dispose(): void }> = [];
-afterAll(() => models.forEach((m) => m.dispose()));
-function model(...args: Parameters<typeof spec>) {
-  const m = createModel(spec(...args));
-  models.push(m);
-  return m;
-}
+afterAll(disposeModels);
+const model = trackedModel;
 
 // Projection outputs made positive (non-negative inputs, non-negative 1x1 weights, BN
 // beta 1), so relu(P(x)) = P(x) and a zero residual branch equals a skip exactly.

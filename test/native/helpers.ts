@@ -25,6 +25,19 @@ export function spec(overrides: Partial<NativeModelSpec> = {}): NativeModelSpec 
   };
 }
 
+const live: Array<{ dispose(): void }> = [];
+
+/** A model from spec(overrides), disposed by disposeModels() (call it in afterAll). */
+export function trackedModel(...args: Parameters<typeof spec>): ReturnType<typeof createModel> {
+  const m = createModel(spec(...args));
+  live.push(m);
+  return m;
+}
+
+export function disposeModels(): void {
+  live.splice(0).forEach((m) => m.dispose());
+}
+
 /** Pseudo-random pixels and labels from a seed (a small LCG, so tests need no data files). */
 export function batch(seed: number, n: number, height = 32, width = 32, channels = 3, classes = 10): NativeBatch {
   let s = seed >>> 0;

@@ -91,9 +91,10 @@ describe('MicroBatcher', () => {
     const late = c.submit(0.5, [input(4)]);
     const lateTask = c.runExclusive(async () => 1);
     c.close(Object.assign(new Error('closed'), { code: 'ERR_DISPOSED' }));
-    expect(await inFlight).toEqual(['0.5:1', '0.5:2']);
-    await expect(late).rejects.toMatchObject({ code: 'ERR_DISPOSED' });
-    await expect(lateTask).rejects.toMatchObject({ code: 'ERR_DISPOSED' });
+    const [a, l, t] = await Promise.allSettled([inFlight, late, lateTask]);
+    expect(a).toEqual({ status: 'fulfilled', value: ['0.5:1', '0.5:2'] });
+    expect(l).toMatchObject({ status: 'rejected', reason: { code: 'ERR_DISPOSED' } });
+    expect(t).toMatchObject({ status: 'rejected', reason: { code: 'ERR_DISPOSED' } });
     await expect(c.submit(0.5, [input(5)])).rejects.toMatchObject({ code: 'ERR_DISPOSED' });
     await expect(c.runExclusive(async () => 1)).rejects.toMatchObject({ code: 'ERR_DISPOSED' });
   });

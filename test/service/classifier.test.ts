@@ -1,6 +1,6 @@
 // Classifier: predictions against the plain native model, thresholds, budgets, image
 // decoding, loading from checkpoints, and dispose.
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -205,6 +205,31 @@ describe('loading', () => {
     expect(named.inputHeight).toBe(32);
     const r = await named.predict(variedImages(2, 1)[0]!);
     expect(r.className).toBe('abcd'[r.label]);
+
+    // A folder dataset: the class folders name the classes; the MACs of the recorded
+    // evaluation pin down the image size (40x40 here).
+    const root = join(where, 'data');
+    for (const c of ['cat', 'dog', 'ant', 'bee']) mkdirSync(join(root, 'train', c), { recursive: true });
+    const fullMacs = saved.model.info(40, 40).fullMacs;
+    const metrics = {
+      n: 10, loss: 1, top1: 50, top5: 100, gateExecRates: [], cp: 100, flopsReduction: 0,
+      macsPerImage: { mean: fullMacs, min: fullMacs, p50: fullMacs, max: fullMacs }, fullMacs, macsPercentOfFull: 100,
+    };
+    const folderCkpt = await saveCheckpoint(where, 'folder', saved.model, {
+      version: CHECKPOINT_VERSION,
+      step: 1,
+      bestTop1: 50,
+      config: parseConfig({ data: { source: { kind: 'folder', root } }, model: { depth: 20, gate: 'ffgate2' }, threads: 2 }),
+      modelSpec: saved.spec,
+      metrics,
+      createdAt: new Date().toISOString(),
+      packageVersion: 'test',
+      libtorch: 'test',
+    });
+    const fromFolder = keep(await Classifier.load(folderCkpt));
+    expect([fromFolder.inputHeight, fromFolder.inputWidth]).toEqual([40, 40]);
+    expect(fromFolder.source.inputSizeFrom).toMatch(/recorded/);
+    expect(fromFolder.classNames).toEqual(['ant', 'bee', 'cat', 'dog']);
   });
 
   it('says what is wrong with a bad source', async () => {

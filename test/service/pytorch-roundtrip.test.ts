@@ -34,7 +34,7 @@ function maxAbsDiff(results: PredictResult[], ref: Float32Array, classes: number
 describe.skipIf(!hasTorch)('safetensors round trip through PyTorch', () => {
   it.each(['rnn', 'ffgate1'] as const)('depth 20 (%s): ours -> PyTorch and PyTorch -> ours give the same logits (1e-4)', async (gate) => {
     const where = dir(`torch-${gate}`);
-    const saved = await savedModel(where, { depth: 20, gate, seed: 31 }, 2);
+    const saved = await savedModel(where, { depth: 20, gate, seed: 31 }, 1);
     disposers.push(saved.model);
     const images = variedImages(8, 8);
     const b = toBatch(images);
@@ -58,6 +58,9 @@ describe.skipIf(!hasTorch)('safetensors round trip through PyTorch', () => {
       { encoding: 'utf8', timeout: 120_000 },
     );
     console.log(`torch round trip ${gate}: ${out.trim()}`);
+    const counts = JSON.parse(out.trim().split('\n').pop()!) as { executed_ours: number[]; executed_theirs: number[] };
+    // Some gated block runs on some images and not on others: real per-image skipping is compared.
+    expect([...counts.executed_ours, ...counts.executed_theirs].some((n) => n > 0 && n < 8)).toBe(true);
 
     // ours -> PyTorch
     const ours = await Classifier.load(saved.file, { threads: 2 });
