@@ -16,7 +16,11 @@ const BENCHMARKS: Record<string, { description: string; load: () => Promise<Benc
     description: 'SP train/eval throughput of SkipNet-38/110, this engine vs the PyTorch reference (bench/sp-throughput.ts)',
     load: async () => (await import('./sp-throughput.js')).default,
   },
-  // Later: 'data' (data pipeline), 'skip' (skipping inference), each its own file.
+  skip: {
+    description: 'inference of a trained SkipNet: skipping vs masked vs plain ResNet vs PyTorch (bench/skip-inference.ts; needs --checkpoint)',
+    load: async () => (await import('./skip-inference.js')).default,
+  },
+  // Later: 'data' (data pipeline), its own file.
 };
 
 function help(): string {

@@ -39,6 +39,23 @@ export interface OptimizerArgs {
   nesterov: boolean;
 }
 
+/** Hybrid reinforcement learning (spec section 4). */
+export interface HrlArgs {
+  alpha: number; // skip reward: each skipped block pays alpha / M
+  beta: number; // weight of the cross-entropy in the terminal reward: 1 (CIFAR/SVHN) or alpha / M (ImageNet)
+  gamma: number; // discount along the gates (1 in the reference)
+  rlWeight: number; // w in the policy-gradient loss -w * sum G log pi (0.01 in the reference)
+  reduction: 'sum' | 'mean'; // over the batch: 'sum' as the CIFAR code effectively does
+  baseline: 'none' | 'moving-average'; // 'none' as the reference; a per-gate moving average reduces variance
+  baselineMomentum?: number; // default 0.9
+  sampleSeed: number; // the step's actions come from a generator seeded with this
+}
+
+export interface HrlStepResult extends TrainStepResult {
+  rlLoss: number;
+  meanReturn: number;
+}
+
 export interface TrainStepResult {
   loss: number; // mean cross-entropy over the batch
   correct: number; // top-1 correct in this batch
@@ -101,6 +118,13 @@ export interface NativeModel {
   inspectStep(batch: NativeBatch): Promise<Uint8Array>;
   /** Architecture facts; MACs are for an input of height x width (default: 32 for cifar, 224 for imagenet). */
   info(height?: number, width?: number): ModelInfo;
+  /** One HRL step: sampled gate actions, REINFORCE + cross-entropy, SGD. gateExec counts sampled executions. */
+  hrlStep(batch: NativeBatch, opt: OptimizerArgs, hrl: HrlArgs): Promise<HrlStepResult>;
+  /** HRL forward/backward without a step; `actions` (M x n, row-major) replaces sampling.
+   *  Safetensors bytes: logits, ce, actions, probs, returns, rl, grad.<param>. */
+  inspectHrl(batch: NativeBatch, hrl: HrlArgs, actions?: Float64Array): Promise<Uint8Array>;
+  /** Multiplies the recurrent gate's projection by factor (the reference's hotter(1/factor) before ImageNet HRL). */
+  sharpenGate(factor: number): Promise<void>;
   dispose(): void;
 }
 
@@ -119,6 +143,9 @@ export interface RawNativeModel {
   exportState(which: 'weights' | 'optimizer'): Promise<TensorEntry[]>;
   importState(which: 'weights' | 'optimizer', entries: TensorEntry[]): Promise<void>;
   inspectStep(batch: NativeBatch): Promise<TensorEntry[]>;
+  hrlStep(batch: NativeBatch, opt: OptimizerArgs, hrl: HrlArgs): Promise<HrlStepResult>;
+  inspectHrl(batch: NativeBatch, hrl: HrlArgs, actions?: Float64Array): Promise<TensorEntry[]>;
+  sharpenGate(factor: number): Promise<void>;
   info(height?: number, width?: number): ModelInfo;
   dispose(): void;
 }
@@ -126,4 +153,6 @@ export interface RawNativeModel {
 export interface NativeAddon {
   Model: new (spec: NativeModelSpec) => RawNativeModel;
   versions(): VersionInfo;
+  /** The HRL returns for actions (M x B, row-major) and per-sample cross-entropies (B); for tests. */
+  hrlReturns(actions: Float64Array, ce: Float64Array, m: number, b: number, hrl: HrlArgs): Float64Array;
 }

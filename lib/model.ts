@@ -3,6 +3,8 @@
 // ever receives checked, named tensors.
 import type {
   EvalStepResult,
+  HrlArgs,
+  HrlStepResult,
   ModelInfo,
   NativeBatch,
   NativeModel,
@@ -58,6 +60,18 @@ class SkipNetModel implements NativeModel {
   async inspectStep(batch: NativeBatch): Promise<Uint8Array> {
     const tensors = await this.raw.inspectStep(batch).catch(wrapNativeError);
     return encodeSafetensors(tensors);
+  }
+
+  hrlStep(batch: NativeBatch, opt: OptimizerArgs, hrl: HrlArgs): Promise<HrlStepResult> {
+    return this.raw.hrlStep(batch, opt, hrl).catch(wrapNativeError);
+  }
+
+  async inspectHrl(batch: NativeBatch, hrl: HrlArgs, actions?: Float64Array): Promise<Uint8Array> {
+    return encodeSafetensors(await this.raw.inspectHrl(batch, hrl, actions).catch(wrapNativeError));
+  }
+
+  sharpenGate(factor: number): Promise<void> {
+    return this.raw.sharpenGate(factor).catch(wrapNativeError);
   }
 
   info(height?: number, width?: number): ModelInfo {

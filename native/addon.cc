@@ -8,6 +8,7 @@
 #include <napi.h>
 
 #include <atomic>
+#include <cstring>
 #include <memory>
 
 #include "engine.h"
@@ -74,6 +75,9 @@ class Model : public Napi::ObjectWrap<Model> {
                            InstanceMethod<&Model::trainStep>("trainStep"),
                            InstanceMethod<&Model::evalStep>("evalStep"),
                            InstanceMethod<&Model::inspectStep>("inspectStep"),
+                           InstanceMethod<&Model::hrlStep>("hrlStep"),
+                           InstanceMethod<&Model::inspectHrl>("inspectHrl"),
+                           InstanceMethod<&Model::sharpenGate>("sharpenGate"),
                            InstanceMethod<&Model::exportState>("exportState"),
                            InstanceMethod<&Model::importState>("importState"),
                            InstanceMethod<&Model::info>("info"),
@@ -225,6 +229,51 @@ class Model : public Napi::ObjectWrap<Model> {
         [result](Napi::Env e) { return tensorsToJs(e, *result); });
   }
 
+  Napi::Value hrlStep(const Napi::CallbackInfo& info) {
+    auto env = info.Env();
+    auto batch = std::make_shared<OwnedBatch>();
+    SgdArgs sgd;
+    HrlArgs hrl;
+    Napi::Value rejected;
+    if (!parse(env, [&] { *batch = batchFromJs(info[0]); sgd = sgdFromJs(info[1]); hrl = hrlFromJs(info[2]); }, rejected)) {
+      return rejected;
+    }
+    auto result = std::make_shared<HrlResult>();
+    return submit(
+        env, [this, batch, sgd, hrl, result] { *result = engine().hrlStep(batch->view(), sgd, hrl); },
+        [result](Napi::Env e) { return hrlResultToJs(e, *result); });
+  }
+
+  Napi::Value inspectHrl(const Napi::CallbackInfo& info) {
+    auto env = info.Env();
+    auto batch = std::make_shared<OwnedBatch>();
+    HrlArgs hrl;
+    auto actions = std::make_shared<torch::Tensor>();
+    Napi::Value rejected;
+    if (!parse(env, [&] {
+          *batch = batchFromJs(info[0]);
+          hrl = hrlFromJs(info[1]);
+          if (!info[2].IsUndefined()) {
+            const int64_t m = static_cast<int64_t>(describe(spec_).blocks.size()) - 1;
+            *actions = tensorFromJs(info[2], {m, batch->n}, "actions");
+          }
+        }, rejected)) {
+      return rejected;
+    }
+    auto result = std::make_shared<std::vector<NamedTensor>>();
+    return submit(
+        env, [this, batch, hrl, actions, result] { *result = engine().inspectHrl(batch->view(), hrl, *actions); },
+        [result](Napi::Env e) { return tensorsToJs(e, *result); });
+  }
+
+  Napi::Value sharpenGate(const Napi::CallbackInfo& info) {
+    auto env = info.Env();
+    double factor = 1;
+    Napi::Value rejected;
+    if (!parse(env, [&] { factor = numberFromJs(info[0], "factor", 1e-6, 1e6); }, rejected)) return rejected;
+    return submit(env, [this, factor] { engine().sharpenGate(factor); }, [](Napi::Env e) { return e.Undefined(); });
+  }
+
   static bool whichState(const Napi::Value& v) {
     const std::string which = v.IsString() ? v.As<Napi::String>().Utf8Value() : "";
     if (which == "weights") return true;
@@ -320,6 +369,28 @@ Napi::Value versions(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// hrlReturns(actions: Float64Array (M*B), ce: Float64Array (B), M, B, hrlArgs) -> Float64Array (M*B).
+// Pure arithmetic on small arrays, so it runs synchronously; it exists to test the formula.
+Napi::Value hrlReturnsJs(const Napi::CallbackInfo& info) {
+  auto env = info.Env();
+  std::string code, message;
+  Napi::Value out;
+  const bool ok = guarded(
+      [&] {
+        const auto m = static_cast<int64_t>(numberFromJs(info[2], "M", 1, 1e6));
+        const auto b = static_cast<int64_t>(numberFromJs(info[3], "B", 1, 1e7));
+        auto actions = tensorFromJs(info[0], {m, b}, "actions").to(torch::kFloat64);
+        auto ce = tensorFromJs(info[1], {b}, "ce").to(torch::kFloat64);
+        auto g = hrlReturns(actions, ce, hrlFromJs(info[4])).contiguous();
+        auto arr = Napi::Float64Array::New(env, g.numel());
+        std::memcpy(arr.Data(), g.data_ptr<double>(), g.numel() * sizeof(double));
+        out = arr;
+      },
+      code, message);
+  if (!ok) throw codedError(env, code, message);
+  return out;
+}
+
 Napi::Object init(Napi::Env env, Napi::Object exports) {
   auto* data = new AddonData();
   auto ctor = Model::define(env);
@@ -327,6 +398,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData<AddonData>(data);  // per environment, so worker_threads each get their own
   exports.Set("Model", ctor);
   exports.Set("versions", Napi::Function::New(env, versions));
+  exports.Set("hrlReturns", Napi::Function::New(env, hrlReturnsJs));
   return exports;
 }
 

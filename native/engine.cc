@@ -109,19 +109,15 @@ TrainResult Engine::trainStep(const BatchView& batch, const SgdArgs& args) {
   model_->train();
   auto x = toInput(batch);
   auto y = toLabels(batch);
-  {
-    // The forward pass moves the BN running statistics; keep a copy so that a step that
-    // ends in a NaN loss leaves the model exactly as it was (a few KB of copies).
-    torch::NoGradGuard noGrad;
-    for (size_t i = 0; i < buffers_.size(); ++i) bufferSnapshot_[i].copy_(buffers_[i]);
-  }
+  // The forward pass moves the BN running statistics; keep a copy so that a step that
+  // ends in a NaN loss leaves the model exactly as it was (a few KB of copies).
+  snapshotBuffers();
   const auto rule = spec_.gateMode == GateMode::Soft ? MaskRule::Soft : MaskRule::StraightThrough;
   auto fwd = model_->forwardMasked(x, rule, 0.5);
   auto loss = torch::nn::functional::cross_entropy(fwd.logits, y);
   const double lossValue = loss.item<double>();
   if (!std::isfinite(lossValue)) {
-    torch::NoGradGuard noGrad;
-    for (size_t i = 0; i < buffers_.size(); ++i) buffers_[i].copy_(bufferSnapshot_[i]);
+    restoreBuffers();
     std::ostringstream msg;
     msg << "the training loss is " << lossValue << " (lr " << args.lr
         << "): the weights were not updated. Lower the learning rate, add warm-up, or check the input data";
@@ -140,6 +136,95 @@ TrainResult Engine::trainStep(const BatchView& batch, const SgdArgs& args) {
     r.gateExec.assign(exec.data_ptr<double>(), exec.data_ptr<double>() + exec.numel());
   }
   return r;
+}
+
+void Engine::snapshotBuffers() {
+  torch::NoGradGuard noGrad;
+  for (size_t i = 0; i < buffers_.size(); ++i) bufferSnapshot_[i].copy_(buffers_[i]);
+}
+
+void Engine::restoreBuffers() {
+  torch::NoGradGuard noGrad;
+  for (size_t i = 0; i < buffers_.size(); ++i) buffers_[i].copy_(bufferSnapshot_[i]);
+}
+
+torch::Tensor hrlReturns(const torch::Tensor& actions, const torch::Tensor& ce, const HrlArgs& a) {
+  const int64_t m = actions.size(0);
+  auto rewards = (1 - actions) * (a.alpha / static_cast<double>(m));  // skipping pays alpha/M
+  auto next = ce * (-a.beta);                                          // terminal value T
+  std::vector<torch::Tensor> g(m);
+  for (int64_t i = m - 1; i >= 0; --i) {
+    g[i] = rewards[i] + next * a.gamma;
+    next = g[i];
+  }
+  return torch::stack(g);
+}
+
+Engine::HrlPass Engine::hrlForwardBackward(const BatchView& batch, const HrlArgs& hrl, const Sampling& sampling) {
+  if (spec_.gate == GateKind::None) {
+    throw SkipNetError("ERR_BAD_ARG", "HRL trains gates, but this model has none (gate 'none')");
+  }
+  model_->train();
+  auto x = toInput(batch);
+  auto y = toLabels(batch);
+  snapshotBuffers();
+  HrlPass h;
+  h.fwd = model_->forwardMasked(x, MaskRule::Sample, 0.5, &sampling);
+  h.ce = torch::nn::functional::cross_entropy(
+      h.fwd.logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));
+  auto ceMean = h.ce.mean();
+  const double lossValue = ceMean.item<double>();
+  if (!std::isfinite(lossValue)) {
+    restoreBuffers();
+    throw SkipNetError("ERR_NAN_LOSS", "the HRL cross-entropy is " + std::to_string(lossValue) +
+                                           ": the weights were not updated. Lower the learning rate or check the data");
+  }
+  h.actions = torch::stack(h.fwd.masks);  // (M, B), no gradient
+  h.probs = torch::stack(h.fwd.probs);    // (M, B), with gradient
+  h.returns = hrlReturns(h.actions, h.ce.detach(), hrl);
+  h.advantages = h.returns;
+  if (hrl.movingBaseline) {
+    if (!returnBaseline_.defined() || returnBaseline_.size(0) != h.returns.size(0)) {
+      returnBaseline_ = h.returns.mean(1, true).detach();
+    }
+    h.advantages = h.returns - returnBaseline_;
+  }
+  // log pi(a) of a Bernoulli(p) action; p is clamped so a saturated gate gives a finite term.
+  const double eps = 1e-8;
+  auto logPi = h.actions * h.probs.clamp_min(eps).log() + (1 - h.actions) * (1 - h.probs).clamp_min(eps).log();
+  h.rl = -(h.advantages.detach() * logPi).sum() * hrl.rlWeight;
+  if (hrl.meanOverBatch) h.rl = h.rl / static_cast<double>(batch.n);
+  h.total = ceMean + h.rl;
+  for (auto& p : params_) p.mutable_grad() = torch::Tensor();
+  h.total.backward();
+  if (hrl.movingBaseline) {
+    returnBaseline_ = (returnBaseline_ * hrl.baselineMomentum + h.returns.mean(1, true) * (1 - hrl.baselineMomentum)).detach();
+  }
+  return h;
+}
+
+HrlResult Engine::hrlStep(const BatchView& batch, const SgdArgs& sgd, const HrlArgs& hrl) {
+  Sampling sampling;
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(hrl.sampleSeed);
+  sampling.generator = gen;
+  auto h = hrlForwardBackward(batch, hrl, sampling);
+  sgdStep(sgd);
+  HrlResult r;
+  r.loss = h.ce.mean().item<double>();
+  r.rlLoss = h.rl.item<double>();
+  r.meanReturn = h.returns.mean().item<double>();
+  r.n = batch.n;
+  r.correct = h.fwd.logits.argmax(1).eq(toLabels(batch)).sum().item<int64_t>();
+  auto exec = h.actions.sum(1).to(torch::kFloat64).cpu().contiguous();
+  r.gateExec.assign(exec.data_ptr<double>(), exec.data_ptr<double>() + exec.numel());
+  return r;
+}
+
+void Engine::sharpenGate(double factor) {
+  if (spec_.gate != GateKind::Rnn) throw SkipNetError("ERR_BAD_ARG", "sharpenGate applies to the recurrent gate only");
+  torch::NoGradGuard noGrad;
+  model_->gate->proj->weight.mul_(factor);
+  model_->gate->proj->bias.mul_(factor);
 }
 
 const MacTable& Engine::macsFor(int64_t height, int64_t width) {
@@ -198,6 +283,9 @@ EvalResult Engine::evalStep(const BatchView& batch, double threshold, bool skipp
 }
 
 namespace {
+// The HRL moving-average baseline travels with the optimizer state (it is training state).
+const char* const kBaselineName = "hrl.return_baseline";
+
 NamedTensor named(const std::string& name, const torch::Tensor& t) {
   auto cpu = t.detach().to(torch::kCPU).contiguous().clone();
   if (cpu.scalar_type() != torch::kInt64 && cpu.scalar_type() != torch::kFloat64) cpu = cpu.to(torch::kFloat32);
@@ -207,10 +295,7 @@ NamedTensor named(const std::string& name, const torch::Tensor& t) {
 
 std::vector<NamedTensor> Engine::inspectStep(const BatchView& batch) {
   // Keep the batch-norm running statistics as they were: this call is for inspection.
-  {
-    torch::NoGradGuard noGrad;
-    for (size_t i = 0; i < buffers_.size(); ++i) bufferSnapshot_[i].copy_(buffers_[i]);
-  }
+  snapshotBuffers();
 
   model_->train();
   auto x = toInput(batch);
@@ -230,10 +315,36 @@ std::vector<NamedTensor> Engine::inspectStep(const BatchView& batch) {
     out.push_back(named("grad." + paramNames_[i], g.defined() ? g : torch::zeros_like(params_[i])));
   }
   for (auto& p : params_) p.mutable_grad() = torch::Tensor();
-  {
-    torch::NoGradGuard noGrad;
-    for (size_t i = 0; i < buffers_.size(); ++i) buffers_[i].copy_(bufferSnapshot_[i]);
+  restoreBuffers();
+  return out;
+}
+
+std::vector<NamedTensor> Engine::inspectHrl(const BatchView& batch, const HrlArgs& hrl, const torch::Tensor& forced) {
+  Sampling sampling;
+  sampling.generator = at::make_generator<at::CPUGeneratorImpl>(hrl.sampleSeed);
+  if (forced.defined()) {
+    const int64_t m = static_cast<int64_t>(arch_.blocks.size()) - 1;
+    if (forced.dim() != 2 || forced.size(0) != m || forced.size(1) != batch.n) {
+      throw SkipNetError("ERR_BAD_ARG", "actions must have shape [" + std::to_string(m) + ", " + std::to_string(batch.n) + "]");
+    }
+    for (int64_t i = 0; i < m; ++i) sampling.forced.push_back(forced[i].to(device_, dtype_));
   }
+  auto savedBaseline = returnBaseline_;
+  auto h = hrlForwardBackward(batch, hrl, sampling);
+  returnBaseline_ = savedBaseline;
+  std::vector<NamedTensor> out;
+  out.push_back(named("logits", h.fwd.logits));
+  out.push_back(named("ce", h.ce));
+  out.push_back(named("actions", h.actions));
+  out.push_back(named("probs", h.probs));
+  out.push_back(named("returns", h.returns));
+  out.push_back(named("rl", h.rl.view({1})));
+  for (size_t i = 0; i < params_.size(); ++i) {
+    const auto& g = params_[i].grad();
+    out.push_back(named("grad." + paramNames_[i], g.defined() ? g : torch::zeros_like(params_[i])));
+  }
+  for (auto& p : params_) p.mutable_grad() = torch::Tensor();
+  restoreBuffers();
   return out;
 }
 
@@ -249,6 +360,7 @@ std::vector<NamedTensor> Engine::exportOptimizer() {
   for (size_t i = 0; i < params_.size(); ++i) {
     if (momentum_[i].defined()) out.push_back(named("momentum." + paramNames_[i], momentum_[i]));
   }
+  if (returnBaseline_.defined()) out.push_back(named(kBaselineName, returnBaseline_));
   return out;
 }
 
@@ -306,10 +418,17 @@ void Engine::importWeights(const std::vector<NamedTensor>& entries) {
   for (auto& [name, target] : targets) target.copy_(*byName[name]);
 }
 
-void Engine::importOptimizer(const std::vector<NamedTensor>& entries) {
+void Engine::importOptimizer(const std::vector<NamedTensor>& all) {
+  std::vector<NamedTensor> entries;
+  torch::Tensor baseline;
+  for (const auto& e : all) {
+    if (e.name == kBaselineName) baseline = e.tensor;
+    else entries.push_back(e);
+  }
   std::vector<std::pair<std::string, torch::Tensor>> targets;
   for (size_t i = 0; i < params_.size(); ++i) targets.emplace_back("momentum." + paramNames_[i], params_[i]);
   copyByName(entries, targets, "optimizer state", true);
+  returnBaseline_ = baseline.defined() ? baseline.to(device_, dtype_).clone() : torch::Tensor();
   std::map<std::string, const torch::Tensor*> byName;
   for (const auto& e : entries) byName[e.name] = &e.tensor;
   for (size_t i = 0; i < params_.size(); ++i) {

@@ -39,6 +39,28 @@ struct EvalResult {
   std::vector<float> logits;          // n * classes
 };
 
+// Hybrid reinforcement learning (spec section 4): REINFORCE on the gates' sampled actions
+// with the skip reward alpha/M per skipped block and the terminal -beta * CE, plus CE.
+struct HrlArgs {
+  double alpha = 0.1;
+  double beta = 1.0;       // 1 on CIFAR/SVHN; alpha/M on ImageNet
+  double gamma = 1.0;      // discount along the gates
+  double rlWeight = 0.01;  // w in -w * sum G log pi
+  bool meanOverBatch = false;      // false: sum over the batch, as the CIFAR code effectively does
+  bool movingBaseline = false;     // subtract a per-gate moving average of the returns
+  double baselineMomentum = 0.9;
+  uint64_t sampleSeed = 0;  // actions of step s come from a generator seeded with (seed, s)
+};
+
+struct HrlResult : TrainResult {
+  double rlLoss = 0;      // the policy-gradient term's value
+  double meanReturn = 0;  // mean over gates and samples of G
+};
+
+// G_i = r_i + gamma * G_{i+1}, G_M = r_M + gamma * T, r_i = (alpha/M)(1 - a_i), T = -beta * CE.
+// actions (M, B) in {0, 1}; ce (B). Returns (M, B).
+torch::Tensor hrlReturns(const torch::Tensor& actions, const torch::Tensor& ce, const HrlArgs& args);
+
 // A named tensor on the CPU, as it crosses into JavaScript.
 struct NamedTensor {
   std::string name;
@@ -53,6 +75,11 @@ class Engine {
   // skipping: run gated blocks only on the samples that execute them (else mask, as the reference).
   EvalResult evalStep(const BatchView& batch, double threshold, bool skipping = true);
   std::vector<NamedTensor> inspectStep(const BatchView& batch);
+  HrlResult hrlStep(const BatchView& batch, const SgdArgs& sgd, const HrlArgs& hrl);
+  // One HRL forward/backward without the optimizer step; actions may be given (M x B).
+  std::vector<NamedTensor> inspectHrl(const BatchView& batch, const HrlArgs& hrl, const torch::Tensor& forcedActions);
+  // Multiplies the recurrent gate's projection by factor (the reference's hotter(1/factor)).
+  void sharpenGate(double factor);
   std::vector<NamedTensor> exportWeights();
   std::vector<NamedTensor> exportOptimizer();
   void importWeights(const std::vector<NamedTensor>& entries);
@@ -63,6 +90,13 @@ class Engine {
   torch::Tensor toLabels(const BatchView& batch) const;
   void sgdStep(const SgdArgs& args);
   const MacTable& macsFor(int64_t height, int64_t width);
+  struct HrlPass {
+    ForwardResult fwd;
+    torch::Tensor ce, actions, probs, returns, advantages, rl, total;
+  };
+  HrlPass hrlForwardBackward(const BatchView& batch, const HrlArgs& hrl, const Sampling& sampling);
+  void snapshotBuffers();
+  void restoreBuffers();
 
   ModelSpec spec_;
   Architecture arch_;
@@ -74,6 +108,7 @@ class Engine {
   std::vector<std::string> paramNames_;
   std::vector<torch::Tensor> buffers_, bufferSnapshot_;  // BN statistics, restored after a NaN step
   std::vector<torch::Tensor> momentum_;  // undefined until the first step, as torch.optim.SGD
+  torch::Tensor returnBaseline_;         // (M, 1) moving average of the returns, when used
   std::map<std::pair<int64_t, int64_t>, MacTable> macCache_;
 };
 

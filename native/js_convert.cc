@@ -144,6 +144,40 @@ SgdArgs sgdFromJs(const Napi::Value& value) {
   return a;
 }
 
+HrlArgs hrlFromJs(const Napi::Value& value) {
+  auto o = objectArg(value, "HRL arguments");
+  HrlArgs h;
+  h.alpha = numberField(o, "alpha", 0, 1e6);
+  h.beta = numberField(o, "beta", 0, 1e6);
+  h.gamma = numberField(o, "gamma", 0, 1);
+  h.rlWeight = numberField(o, "rlWeight", 0, 1e6);
+  const auto reduction = stringField(o, "reduction");
+  if (reduction != "sum" && reduction != "mean") bad("reduction must be 'sum' or 'mean', got '" + reduction + "'");
+  h.meanOverBatch = reduction == "mean";
+  const auto baseline = stringField(o, "baseline");
+  if (baseline != "none" && baseline != "moving-average") bad("baseline must be 'none' or 'moving-average', got '" + baseline + "'");
+  h.movingBaseline = baseline == "moving-average";
+  if (!o.Get("baselineMomentum").IsUndefined()) h.baselineMomentum = numberField(o, "baselineMomentum", 0, 1);
+  h.sampleSeed = static_cast<uint64_t>(intField(o, "sampleSeed", 0, 9007199254740991.0));
+  return h;
+}
+
+torch::Tensor tensorFromJs(const Napi::Value& v, const std::vector<int64_t>& shape, const char* name) {
+  int64_t count = 1;
+  for (auto d : shape) count *= d;
+  if (v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_float64_array) {
+    auto a = v.As<Napi::Float64Array>();
+    if (static_cast<int64_t>(a.ElementLength()) != count) bad(std::string(name) + " needs " + std::to_string(count) + " values");
+    return torch::from_blob(a.Data(), shape, torch::kFloat64).clone();
+  }
+  if (v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_float32_array) {
+    auto a = v.As<Napi::Float32Array>();
+    if (static_cast<int64_t>(a.ElementLength()) != count) bad(std::string(name) + " needs " + std::to_string(count) + " values");
+    return torch::from_blob(a.Data(), shape, torch::kFloat32).clone();
+  }
+  bad(std::string(name) + " must be a Float32Array or Float64Array");
+}
+
 std::vector<OwnedTensor> tensorsFromJs(const Napi::Value& value) {
   if (!value.IsArray()) bad("tensors must be an array of {name, dtype, shape, data}");
   auto a = value.As<Napi::Array>();
@@ -199,6 +233,13 @@ Napi::Value trainResultToJs(Napi::Env env, const TrainResult& r) {
   o.Set("correct", static_cast<double>(r.correct));
   o.Set("n", static_cast<double>(r.n));
   o.Set("gateExec", doubles(env, r.gateExec));
+  return o;
+}
+
+Napi::Value hrlResultToJs(Napi::Env env, const HrlResult& r) {
+  auto o = trainResultToJs(env, r).As<Napi::Object>();
+  o.Set("rlLoss", r.rlLoss);
+  o.Set("meanReturn", r.meanReturn);
   return o;
 }
 

@@ -29,11 +29,15 @@ struct OwnedTensor {
 ModelSpec specFromJs(const Napi::Value& value);
 OwnedBatch batchFromJs(const Napi::Value& value);
 SgdArgs sgdFromJs(const Napi::Value& value);
+HrlArgs hrlFromJs(const Napi::Value& value);
+// A float tensor from a JS typed array with the given shape (Float32Array or Float64Array).
+torch::Tensor tensorFromJs(const Napi::Value& value, const std::vector<int64_t>& shape, const char* name);
 double numberFromJs(const Napi::Value& value, const char* name, double lo, double hi);
 std::vector<OwnedTensor> tensorsFromJs(const Napi::Value& value);
 std::vector<NamedTensor> toNamedTensors(const std::vector<OwnedTensor>& owned);
 
 Napi::Value trainResultToJs(Napi::Env env, const TrainResult& r);
+Napi::Value hrlResultToJs(Napi::Env env, const HrlResult& r);
 Napi::Value evalResultToJs(Napi::Env env, const EvalResult& r);
 Napi::Value tensorsToJs(Napi::Env env, const std::vector<NamedTensor>& tensors);
 Napi::Value infoToJs(Napi::Env env, const ModelSpec& spec, int64_t height, int64_t width);

@@ -155,7 +155,8 @@ torch::Tensor SkipNetImpl::gateProbability(int64_t block, const torch::Tensor& f
   return gates[block]->as<FFGateImpl>()->forward(features);
 }
 
-ForwardResult SkipNetImpl::forwardMasked(const torch::Tensor& input, MaskRule rule, double threshold) {
+ForwardResult SkipNetImpl::forwardMasked(const torch::Tensor& input, MaskRule rule, double threshold,
+                                         const Sampling* sampling) {
   ForwardResult r;
   auto x = stem(input);
   const int64_t n = numBlocks();
@@ -182,6 +183,17 @@ ForwardResult SkipNetImpl::forwardMasked(const torch::Tensor& input, MaskRule ru
         }
         case MaskRule::Soft: mask = p; break;
         case MaskRule::Threshold: mask = p.gt(threshold).to(p.dtype()); break;
+        case MaskRule::Sample: {
+          const auto k = static_cast<size_t>(i - 1);
+          if (sampling && k < sampling->forced.size()) {
+            mask = sampling->forced[k].to(p.options());
+          } else {
+            c10::optional<at::Generator> gen;
+            if (sampling && sampling->generator.defined()) gen = sampling->generator;
+            mask = torch::bernoulli(p.detach(), gen);
+          }
+          break;
+        }
       }
       r.probs.push_back(p);
       r.masks.push_back(mask);

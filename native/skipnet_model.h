@@ -60,6 +60,14 @@ enum class MaskRule {
   StraightThrough,  // hard 1[p > t] forward, identity gradient to p (SP training, hard gates)
   Soft,             // mask = p (soft-gate training)
   Threshold,        // hard 1[p > t], no gradient (evaluation)
+  Sample,           // action a ~ Bernoulli(p), mask = a, no gradient (HRL training)
+};
+
+// Where sampled actions come from: a generator (one per step, so runs are reproducible and
+// resumable), or actions given outright (tests).
+struct Sampling {
+  at::Generator generator;
+  std::vector<torch::Tensor> forced;  // M tensors of shape (B), or empty
 };
 
 struct ForwardResult {
@@ -73,7 +81,8 @@ struct SkipNetImpl : torch::nn::Module {
 
   // Every block computed for the whole batch, then blended with the mask: the
   // reference's semantics, used in training (it keeps batch-norm statistics exact).
-  ForwardResult forwardMasked(const torch::Tensor& x, MaskRule rule, double threshold);
+  ForwardResult forwardMasked(const torch::Tensor& x, MaskRule rule, double threshold,
+                              const Sampling* sampling = nullptr);
 
   // Evaluation that really skips: each gated block runs only on the samples whose gate
   // says execute (gather, run, scatter back). With eval-mode batch norm every sample is

@@ -47,6 +47,17 @@ class FakeModel implements NativeModel {
     return { loss, correct: Math.min(batch.n, this.trained), n: batch.n, gateExec: Float64Array.from([batch.n, batch.n / 2, 0]) };
   }
 
+  // The HRL stage is not exercised by these trainer tests.
+  hrlStep(): never {
+    throw new Error('not used');
+  }
+  inspectHrl(): never {
+    throw new Error('not used');
+  }
+  sharpenGate(): never {
+    throw new Error('not used');
+  }
+
   async evalStep(batch: NativeBatch, threshold: number): Promise<EvalStepResult> {
     expect(threshold).toBe(0.5);
     const n = batch.n;

@@ -77,9 +77,13 @@ def main():
         step(i)
     sync()
     execs = []
+    step_ms = []  # per-step wall time, for latency percentiles (batch 1)
     t0 = time.perf_counter()
     for i in range(args.steps):
+        ts = time.perf_counter()
         masks = step(args.warmup + i)
+        sync()
+        step_ms.append(1000.0 * (time.perf_counter() - ts))
         execs.append(R.exec_rates(masks) if masks else [])
     sync()
     dt = time.perf_counter() - t0
@@ -91,7 +95,7 @@ def main():
         'threads': torch.get_num_threads(),
         'torch_version': torch.__version__,
         'arch': args.arch, 'depth': args.depth, 'gate': args.gate, 'mode': args.mode,
-        'batch': args.batch, 'steps': args.steps, 'device': str(dev), 'cp': cp,
+        'batch': args.batch, 'steps': args.steps, 'device': str(dev), 'cp': cp, 'step_ms': step_ms,
         # peak resident set of this process (Linux reports ru_maxrss in KiB)
         'max_rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
     }))

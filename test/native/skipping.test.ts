@@ -12,7 +12,7 @@ afterAll(() => models.forEach((m) => m.dispose()));
 const cases: Array<[string, Partial<NativeModelSpec>, number, number[]]> = [
   ['SkipNet-38, recurrent gate', { depth: 38, gate: 'rnn', seed: 5 }, 32, [1, 7, 128]],
   ['SkipNet-38, FFGate-I', { depth: 38, gate: 'ffgate1', seed: 6 }, 32, [1, 7, 64]],
-  ['ImageNet SkipNet-50, recurrent gate', { arch: 'imagenet', depth: 50, gate: 'rnn', seed: 5, numClasses: 20 }, 64, [1, 7, 16]],
+  ['ImageNet SkipNet-50, recurrent gate', { arch: 'imagenet', depth: 50, gate: 'rnn', seed: 5, numClasses: 20 }, 64, [1, 7, 128]],
 ];
 
 describe.each(cases)('%s', (_name, overrides, size, sizes) => {
