@@ -169,7 +169,26 @@ const ScheduleSchema = z
     }
   });
 
+// Hybrid RL stage (spec section 4). Defaults are the CIFAR reference's.
+const HrlSchema = z.strictObject({
+  alpha: z.number().min(0).default(0.1),
+  /** Weight of the cross-entropy in the terminal reward: 1 (CIFAR/SVHN) or 'alpha/M' (ImageNet). */
+  beta: z.union([z.number().min(0), z.literal('alpha/M')]).default(1),
+  gamma: z.number().min(0).max(1).default(1),
+  rlWeight: z.number().min(0).default(0.01),
+  reduction: z.enum(['sum', 'mean']).default('sum'),
+  baseline: z.enum(['none', 'moving-average']).default('none'),
+  baselineMomentum: z.number().min(0).max(1).default(0.9),
+  /** Multiply the recurrent gate's projection by this when HRL starts from SP weights (ImageNet: 20). */
+  sharpen: z.number().positive().default(1),
+});
+
 export const RunConfigSchema = z.strictObject({
+  /** 'sp': supervised pre-training (straight-through gates); 'hrl': hybrid reinforcement learning. */
+  stage: z.enum(['sp', 'hrl']).default('sp'),
+  hrl: HrlSchema.prefault({}),
+  /** Checkpoint (or run folder) whose weights start this run: fresh optimizer, step 0 (HRL from SP). */
+  init: z.string().min(1).optional(),
   model: ModelSchema.prefault({}),
   // prefault({}) (not optional) so a missing data block is reported at data.source, with the hint.
   data: DataSchema.prefault({} as never),
@@ -187,6 +206,10 @@ export const RunConfigSchema = z.strictObject({
   threads: positiveInt.default(() => os.availableParallelism()),
   seed: z.number().int().min(0).default(0),
   outDir: z.string().min(1).default('runs/skipnet'),
+}).superRefine((c, ctx) => {
+  if (c.stage === 'hrl' && c.model.gate === 'none') {
+    ctx.addIssue({ code: 'custom', path: ['stage'], message: "the HRL stage trains gates: model.gate must be 'rnn', 'ffgate1' or 'ffgate2', got 'none'" });
+  }
 });
 
 export type RunConfig = z.output<typeof RunConfigSchema>;
@@ -194,6 +217,7 @@ export type RunConfigInput = z.input<typeof RunConfigSchema>;
 export type ScheduleConfig = RunConfig['schedule'];
 export type ModelConfig = RunConfig['model'];
 export type DataConfig = RunConfig['data'];
+export type HrlConfig = RunConfig['hrl'];
 
 /** A partial config: what presets, config files and overrides each contribute. */
 export type ConfigLayer = DeepPartial<RunConfigInput>;

@@ -75,6 +75,43 @@ const presetList: Preset[] = [
     config: imagenetRecipe(101),
   },
   {
+    name: 'cifar10-skipnet38-hrl',
+    description: 'SkipNet-38 hybrid RL on CIFAR-10 from an SP run (--init <sp run>): lr 1e-4, batch 128, 10k steps, alpha 0.1',
+    config: {
+      ...cifar10Recipe(38, 'rnn'),
+      stage: 'hrl',
+      hrl: { alpha: 0.1, beta: 1, gamma: 1, rlWeight: 0.01, reduction: 'sum', baseline: 'none' },
+      optimizer: { lr: 1e-4, momentum: 0.9, weightDecay: 1e-4, nesterov: false },
+      schedule: { kind: 'step', steps: 10_000, milestones: [], gamma: 0.1, warmupSteps: 0 },
+      evalEvery: 200,
+    },
+  },
+  {
+    name: 'imagenet-skipnet101-hrl',
+    description: 'SkipNet-101 hybrid RL on ImageNet from an SP run (--init <sp run>): lr 1e-4, 40 epochs, x0.1 at 30, alpha 0.01, beta alpha/M, gate sharpened x20',
+    config: {
+      ...imagenetRecipe(101),
+      stage: 'hrl',
+      hrl: { alpha: 0.01, beta: 'alpha/M', gamma: 1, rlWeight: 0.01, reduction: 'mean', baseline: 'none', sharpen: 20 },
+      optimizer: { lr: 1e-4, momentum: 0.9, weightDecay: 1e-4, nesterov: false },
+      schedule: { kind: 'step', steps: 40 * IMAGENET_STEPS_PER_EPOCH, milestones: [30 * IMAGENET_STEPS_PER_EPOCH], gamma: 0.1, warmupSteps: 0 },
+    },
+  },
+  {
+    name: 'fmnist-quick-hrl',
+    description: 'hybrid RL after fmnist-quick (--init <that run>): 300 steps at lr 1e-3, alpha 0.5',
+    config: {
+      stage: 'hrl',
+      model: { arch: 'cifar', depth: 20, gate: 'rnn', gateMode: 'hard' },
+      data: { source: { kind: 'fashion-mnist', root: FASHION_MNIST_ROOT }, augment: 'none', normalization: 'fashion-mnist', batchSize: 128, evalBatchSize: 500 },
+      hrl: { alpha: 0.5, beta: 1, gamma: 1, rlWeight: 0.01, reduction: 'sum', baseline: 'none' },
+      optimizer: { lr: 1e-3, momentum: 0.9, weightDecay: 1e-4, nesterov: false },
+      schedule: { kind: 'cosine', steps: 300, warmupSteps: 0 },
+      evalEvery: 100,
+      logEvery: 10,
+    },
+  },
+  {
     name: 'fmnist-quick',
     description: 'SkipNet-20 (RNN gate) on Fashion-MNIST, cosine schedule; a few minutes on a 2-core CPU',
     config: {

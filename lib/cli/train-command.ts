@@ -19,6 +19,8 @@ interface TrainFlags {
   device?: string;
   steps?: number;
   resume?: string;
+  stage?: string;
+  init?: string;
   json?: boolean;
 }
 
@@ -34,6 +36,8 @@ export function registerTrain(program: Command): void {
     .option('--device <device>', "'cpu', 'cuda' or 'cuda:N'")
     .option('--steps <n>', 'total optimizer steps (schedule.steps)', positiveInt('--steps'))
     .option('--resume <dir>', 'continue from a checkpoint folder (or a run folder: its last/)')
+    .option('--stage <stage>', "'sp' (supervised pre-training) or 'hrl' (hybrid reinforcement learning)")
+    .option('--init <dir>', 'start from the weights of this checkpoint (fresh optimizer, step 0), e.g. an SP run for --stage hrl')
     .option('--json', 'print JSON lines even on a terminal')
     .addHelpText(
       'after',
@@ -58,6 +62,8 @@ async function runTrain(flags: TrainFlags): Promise<void> {
     threads: flags.threads,
     device: flags.device,
     schedule: flags.steps === undefined ? undefined : { steps: flags.steps },
+    stage: flags.stage as ConfigLayer['stage'],
+    init: flags.init,
   };
   const config = await resolveConfig({
     defaults: { outDir: defaultOutDir(flags) },

@@ -10,6 +10,7 @@
 import { appendFile, mkdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import type { HrlArgs } from '../binding-types.js';
 import type { RunConfig } from '../config.js';
 import { SkipNetError } from '../errors.js';
 import {
@@ -75,6 +76,11 @@ export async function train(config: RunConfig, opts: TrainOptions = {}): Promise
     if (resumeDir) {
       const state = await loadCheckpoint(resumeDir, model, { optimizer: true });
       ({ step, bestTop1, metrics: lastEval } = state);
+    } else if (config.init) {
+      // A new stage from earlier weights (HRL from SP): weights only, fresh optimizer, step 0.
+      const initDir = await resolveCheckpointDir(config.init);
+      await loadCheckpoint(initDir, model, { optimizer: false });
+      if (config.stage === 'hrl' && config.hrl.sharpen !== 1) await model.sharpenGate(config.hrl.sharpen);
     }
     await writeFile(path.join(outDir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
 
@@ -176,7 +182,8 @@ export async function train(config: RunConfig, opts: TrainOptions = {}): Promise
       windowWaitMs += performance.now() - waitStart;
       // The addon copies the batch when trainStep is called, so the loader may refill
       // its buffers for the next batch while this step computes.
-      const stepDone = model.trainStep(batch, { ...optimizer, lr });
+      const stepDone =
+        config.stage === 'hrl' ? model.hrlStep(batch, { ...optimizer, lr }, hrlArgs(config, info.gatedBlocks, step)) : model.trainStep(batch, { ...optimizer, lr });
       pending = step + 1 < totalSteps ? prefetch() : null;
       const r = await stepDone;
 
@@ -260,6 +267,22 @@ async function isDir(p: string): Promise<boolean> {
 }
 
 /** A fresh run must not silently overwrite another run's checkpoints. */
+/** The HRL step's arguments; a step's sampled actions depend only on (seed, step), so a
+ *  resumed run samples what the uninterrupted run would have. */
+function hrlArgs(config: RunConfig, gatedBlocks: number, step: number): HrlArgs {
+  const h = config.hrl;
+  return {
+    alpha: h.alpha,
+    beta: h.beta === 'alpha/M' ? h.alpha / gatedBlocks : h.beta,
+    gamma: h.gamma,
+    rlWeight: h.rlWeight,
+    reduction: h.reduction,
+    baseline: h.baseline,
+    baselineMomentum: h.baselineMomentum,
+    sampleSeed: config.seed * 1_000_003 + step,
+  };
+}
+
 async function prepareOutDir(outDir: string, resumeDir: string | null): Promise<void> {
   if (!resumeDir && (await isDir(path.join(outDir, 'last')))) {
     throw new SkipNetError(
