@@ -111,8 +111,9 @@ interface TorchOut {
   torch_version: string;
 }
 
-async function timeTorch(depth: number, a: Args): Promise<Timing> {
-  const common = ['bench/pytorch/bench_torch.py', '--arch', 'cifar', '--depth', String(depth), '--gate', 'rnn', '--mode', 'eval', '--threads', String(a.threads)];
+async function timeTorch(depth: number, size: number, classes: number, a: Args): Promise<Timing> {
+  const common = ['bench/pytorch/bench_torch.py', '--arch', 'cifar', '--depth', String(depth), '--gate', 'rnn', '--mode', 'eval',
+    '--threads', String(a.threads), '--size', String(size), '--classes', String(classes)];
   const big = await runJsonChild<TorchOut>(PYTHON, [...common, '--batch', String(a.batch), '--steps', String(a.throughputSteps), '--warmup', '1'], { label: 'torch batch' });
   const one = await runJsonChild<TorchOut>(PYTHON, [...common, '--batch', '1', '--steps', String(a.latencySteps), '--warmup', '5'], { label: 'torch batch 1' });
   const msPerBatch = median(big.value.step_ms);
@@ -128,7 +129,9 @@ async function run(argv: string[]): Promise<void> {
   const dir = await resolveCheckpointDir(a.checkpoint);
   const state = await readCheckpointState(dir);
   const spec = { ...state.modelSpec, threads: a.threads, device: 'cpu' };
-  if (spec.arch !== 'cifar' || spec.gate !== 'rnn') throw new Error('skip: this benchmark compares CIFAR-style SkipNets with the recurrent gate');
+  if (spec.arch !== 'cifar' || spec.gate !== 'rnn' || spec.inChannels !== 3) {
+    throw new Error('skip: this benchmark compares CIFAR-style SkipNets with the recurrent gate on 3-channel images');
+  }
   await ensureSharedFolder(state.config.data.source);
   const test = await openDataset(state.config.data.source, 'test');
   const skipnet = createModel(spec);
@@ -145,7 +148,7 @@ async function run(argv: string[]): Promise<void> {
     rounds.skip!.push(await timeEngine(skipnet, test, a, 'skip'));
     rounds.mask!.push(await timeEngine(skipnet, test, a, 'mask'));
     rounds.plain!.push(await timeEngine(plain, test, a, 'mask'));
-    rounds.torch!.push(await timeTorch(spec.depth, a));
+    rounds.torch!.push(await timeTorch(spec.depth, test.height, spec.numClasses, a));
     process.stdout.write(`[skip] round ${r + 1}/${a.rounds} done\n`);
   }
   const pick = (k: string) => {
