@@ -310,13 +310,19 @@ std::vector<NamedTensor> Engine::inspectStep(const BatchView& batch) {
   out.push_back(named("logits", fwd.logits));
   out.push_back(named("loss", loss.view({1})));
   if (!fwd.probs.empty()) out.push_back(named("probs", torch::stack(fwd.probs)));
+  finishInspection(out);
+  return out;
+}
+
+// Appends every parameter's gradient (zeros for the unused last gate), then leaves the model
+// as it was before the inspection: no gradients, batch-norm statistics restored.
+void Engine::finishInspection(std::vector<NamedTensor>& out) {
   for (size_t i = 0; i < params_.size(); ++i) {
     const auto& g = params_[i].grad();
     out.push_back(named("grad." + paramNames_[i], g.defined() ? g : torch::zeros_like(params_[i])));
   }
   for (auto& p : params_) p.mutable_grad() = torch::Tensor();
   restoreBuffers();
-  return out;
 }
 
 std::vector<NamedTensor> Engine::inspectHrl(const BatchView& batch, const HrlArgs& hrl, const torch::Tensor& forced) {
@@ -339,12 +345,7 @@ std::vector<NamedTensor> Engine::inspectHrl(const BatchView& batch, const HrlArg
   out.push_back(named("probs", h.probs));
   out.push_back(named("returns", h.returns));
   out.push_back(named("rl", h.rl.view({1})));
-  for (size_t i = 0; i < params_.size(); ++i) {
-    const auto& g = params_[i].grad();
-    out.push_back(named("grad." + paramNames_[i], g.defined() ? g : torch::zeros_like(params_[i])));
-  }
-  for (auto& p : params_) p.mutable_grad() = torch::Tensor();
-  restoreBuffers();
+  finishInspection(out);
   return out;
 }
 

@@ -96,6 +96,7 @@ class Engine {
   };
   HrlPass hrlForwardBackward(const BatchView& batch, const HrlArgs& hrl, const Sampling& sampling);
   void snapshotBuffers();
+  void finishInspection(std::vector<NamedTensor>& out);
   void restoreBuffers();
 
   ModelSpec spec_;

@@ -165,17 +165,12 @@ HrlArgs hrlFromJs(const Napi::Value& value) {
 torch::Tensor tensorFromJs(const Napi::Value& v, const std::vector<int64_t>& shape, const char* name) {
   int64_t count = 1;
   for (auto d : shape) count *= d;
-  if (v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_float64_array) {
-    auto a = v.As<Napi::Float64Array>();
-    if (static_cast<int64_t>(a.ElementLength()) != count) bad(std::string(name) + " needs " + std::to_string(count) + " values");
-    return torch::from_blob(a.Data(), shape, torch::kFloat64).clone();
-  }
-  if (v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_float32_array) {
-    auto a = v.As<Napi::Float32Array>();
-    if (static_cast<int64_t>(a.ElementLength()) != count) bad(std::string(name) + " needs " + std::to_string(count) + " values");
-    return torch::from_blob(a.Data(), shape, torch::kFloat32).clone();
-  }
-  bad(std::string(name) + " must be a Float32Array or Float64Array");
+  const auto type = v.IsTypedArray() ? v.As<Napi::TypedArray>().TypedArrayType() : napi_int8_array;
+  if (type != napi_float64_array && type != napi_float32_array) bad(std::string(name) + " must be a Float32Array or Float64Array");
+  auto a = v.As<Napi::TypedArray>();
+  if (static_cast<int64_t>(a.ElementLength()) != count) bad(std::string(name) + " needs " + std::to_string(count) + " values");
+  auto* data = static_cast<uint8_t*>(a.ArrayBuffer().Data()) + a.ByteOffset();
+  return torch::from_blob(data, shape, type == napi_float64_array ? torch::kFloat64 : torch::kFloat32).clone();
 }
 
 std::vector<OwnedTensor> tensorsFromJs(const Napi::Value& value) {

@@ -188,9 +188,12 @@ ForwardResult SkipNetImpl::forwardMasked(const torch::Tensor& input, MaskRule ru
           if (sampling && k < sampling->forced.size()) {
             mask = sampling->forced[k].to(p.options());
           } else {
+            // a = 1[u < p] with u ~ U(0, 1) drawn on the CPU: Bernoulli(p) from a CPU generator
+            // whatever the device, so a step's actions depend only on its seed.
             c10::optional<at::Generator> gen;
             if (sampling && sampling->generator.defined()) gen = sampling->generator;
-            mask = torch::bernoulli(p.detach(), gen);
+            auto u = torch::rand(p.sizes(), gen, torch::TensorOptions().dtype(p.scalar_type())).to(p.device());
+            mask = u.lt(p.detach()).to(p.dtype());
           }
           break;
         }
