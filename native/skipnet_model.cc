@@ -142,6 +142,12 @@ void SkipNetImpl::initialise() {
       if (gated()) l->weight.normal_(0.0, std::sqrt(2.0 / static_cast<double>(l->weight.numel())));
     }
   }
+  if (spec.arch == Arch::ImageNet && spec.gate == GateKind::Rnn) {
+    // The ImageNet training scripts re-initialise the gate's "control" parameters (LSTM
+    // and projection): xavier-normal weights, zero biases (spec 1.3).
+    for (auto* w : {&gate->lstm->weight_ih, &gate->lstm->weight_hh, &gate->proj->weight}) torch::nn::init::xavier_normal_(*w);
+    for (auto* b : {&gate->lstm->bias_ih, &gate->lstm->bias_hh, &gate->proj->bias}) b->zero_();
+  }
 }
 
 torch::Tensor SkipNetImpl::stem(const torch::Tensor& x) {

@@ -211,6 +211,14 @@ class SkipNet(nn.Module):
             elif isinstance(m, nn.Linear) and gated:
                 n = m.weight.size(0) * m.weight.size(1)
                 nn.init.normal_(m.weight, 0.0, math.sqrt(2.0 / n))
+        if self.arch == 'imagenet' and self.gate_kind == 'rnn':
+            # The ImageNet scripts re-initialise the gate's "control" parameters (LSTM and
+            # projection): xavier-normal weights, zero biases.
+            for name, p in list(self.gate.lstm.named_parameters()) + list(self.gate.proj.named_parameters()):
+                if 'weight' in name:
+                    nn.init.xavier_normal_(p)
+                else:
+                    nn.init.zeros_(p)
 
     def _gate_prob(self, k, x, state):
         if self.gate_kind == 'rnn':
