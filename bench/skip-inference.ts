@@ -114,8 +114,10 @@ interface TorchOut {
 async function timeTorch(depth: number, size: number, classes: number, a: Args): Promise<Timing> {
   const common = ['bench/pytorch/bench_torch.py', '--arch', 'cifar', '--depth', String(depth), '--gate', 'rnn', '--mode', 'eval',
     '--threads', String(a.threads), '--size', String(size), '--classes', String(classes)];
-  const big = await runJsonChild<TorchOut>(PYTHON, [...common, '--batch', String(a.batch), '--steps', String(a.throughputSteps), '--warmup', '1'], { label: 'torch batch' });
-  const one = await runJsonChild<TorchOut>(PYTHON, [...common, '--batch', '1', '--steps', String(a.latencySteps), '--warmup', '5'], { label: 'torch batch 1' });
+  // The same single-threaded OpenBLAS as this engine uses (lib/native.ts), for both sides alike.
+  const env = { ...process.env, OPENBLAS_NUM_THREADS: process.env.OPENBLAS_NUM_THREADS ?? '1' };
+  const big = await runJsonChild<TorchOut>(PYTHON, [...common, '--batch', String(a.batch), '--steps', String(a.throughputSteps), '--warmup', '1'], { label: 'torch batch', env });
+  const one = await runJsonChild<TorchOut>(PYTHON, [...common, '--batch', '1', '--steps', String(a.latencySteps), '--warmup', '5'], { label: 'torch batch 1', env });
   const msPerBatch = median(big.value.step_ms);
   return { msPerBatch, imagesPerS: (1000 * a.batch) / msPerBatch, p50: percentile(one.value.step_ms, 50), p99: percentile(one.value.step_ms, 99), macs: Number.NaN };
 }

@@ -221,7 +221,8 @@ async function measure(side: Side, s: Settings, depth: number, mode: Mode) {
   const script = join(benchDir, 'pytorch', 'bench_torch.py');
   return runJsonChild<TorchBenchResult>(s.python, [script, '--arch', 'cifar', '--gate-mode', 'hard', '--classes', '10', ...common], {
     cwd: packageRoot,
-    env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' },
+    // Single-threaded OpenBLAS on both sides, as lib/native.ts sets it for this engine.
+    env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1', OPENBLAS_NUM_THREADS: process.env.OPENBLAS_NUM_THREADS ?? '1' },
     label: `torch SkipNet-${depth} ${mode}`,
   });
 }

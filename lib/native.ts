@@ -35,6 +35,11 @@ function explain(err: Error): string {
 /** The addon, loaded once per process (or worker thread). */
 export function loadNative(): NativeAddon {
   if (cached) return cached;
+  // OpenBLAS only serves LibTorch's tiny matrix products here (gates, the classifier; the
+  // convolutions use oneDNN). Its own thread pool then competes with LibTorch's OpenMP
+  // threads and stalls single-image calls for 100-250 ms now and then; one BLAS thread
+  // removes the stalls. It is read when the library loads, so set it before the addon.
+  process.env.OPENBLAS_NUM_THREADS ??= '1';
   const override = process.env.SKIPNET_ADDON;
   try {
     if (override) {
