@@ -3,9 +3,10 @@
 // class, probability, blocks executed, MACs), or JSONL records with --jsonl.
 
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
+import { collectImages, IMAGE_EXTENSIONS } from '../data/image-files.js';
 import { isSkipNetError, SkipNetError } from '../errors.js';
 import type { PredictResult } from '../service/types.js';
 import { positiveInt, probability } from './args.js';
@@ -29,22 +30,7 @@ function budgetArg(value: string): number {
   return n;
 }
 
-// lib/data/folder.ts's IMAGE_EXTENSIONS; not imported, as that module loads sharp, and the
-// CLI loads sharp and LibTorch only for the commands that need them.
-const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png'];
 
-const byCodeUnit = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
-
-async function collectImages(dir: string, out: string[]): Promise<void> {
-  const entries = await readdir(dir, { withFileTypes: true });
-  entries.sort((a, b) => byCodeUnit(a.name, b.name));
-  for (const e of entries) {
-    if (e.name.startsWith('.')) continue;
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) await collectImages(p, out);
-    else if ((e.isFile() || e.isSymbolicLink()) && IMAGE_EXTENSIONS.includes(path.extname(e.name).toLowerCase())) out.push(p);
-  }
-}
 
 /** Files as given, folders expanded to their .jpg/.jpeg/.png files (recursively, sorted). */
 export async function expandImageArgs(args: readonly string[]): Promise<string[]> {

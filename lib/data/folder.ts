@@ -11,7 +11,8 @@ import type { Split } from './types.js';
 import { MemoryDataset } from './memory.js';
 import { isDir, mapLimit, skipnetCacheDir, yieldToLoop } from './util.js';
 
-export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png'];
+export { IMAGE_EXTENSIONS } from './image-files.js';
+import { byCodeUnit, collectImages, IMAGE_EXTENSIONS } from './image-files.js';
 
 export interface FolderOptions {
   /** Resize every image to this size (number = square, or [height, width]); without it all images must share one size. */
@@ -75,18 +76,6 @@ interface Listing {
   labels: number[];
 }
 
-const byCodeUnit = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
-
-async function collectImages(dir: string, out: string[]): Promise<void> {
-  const entries = await fsp.readdir(dir, { withFileTypes: true });
-  entries.sort((a, b) => byCodeUnit(a.name, b.name));
-  for (const e of entries) {
-    if (e.name.startsWith('.')) continue;
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) await collectImages(p, out);
-    else if ((e.isFile() || e.isSymbolicLink()) && IMAGE_EXTENSIONS.includes(path.extname(e.name).toLowerCase())) out.push(p);
-  }
-}
 
 async function listFolder(root: string, split: Split): Promise<Listing> {
   const splitDir = path.join(root, split);
