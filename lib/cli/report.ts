@@ -1,5 +1,7 @@
 // The human-readable end-of-run tables (train summary and eval result).
 
+import type { ClassDetail } from '../train/eval-details.js';
+import type { SweepPoint } from '../train/evaluate.js';
 import type { EvalMetrics } from '../train/metrics.js';
 import type { TrainSummary } from '../train/events.js';
 import { formatCount, formatDuration, formatGateRates, formatPercent, formatTable } from './format.js';
@@ -43,4 +45,22 @@ export function formatEvalResult(m: EvalMetrics, what: { checkpoint: string; dat
     ['gate execution % by block', formatGateRates(m.gateExecRates)],
   ];
   return `${formatTable(rows)}\n`;
+}
+
+/** Per-class accuracy and computation, one line per class. */
+export function formatPerClass(perClass: readonly ClassDetail[]): string {
+  const rows: [string, string][] = perClass.map((c) => [
+    `${c.label} ${c.name}`,
+    `top-1 ${formatPercent(c.top1)}  CP ${formatPercent(c.cp)}  MACs ${formatCount(c.macsMean)}  (${c.n} images)`,
+  ]);
+  return `\nper class\n${formatTable(rows)}\n`;
+}
+
+/** The threshold sweep as a small table: accuracy against computation. */
+export function formatSweep(points: readonly SweepPoint[]): string {
+  const rows: [string, string][] = points.map((p) => [
+    `p > ${p.threshold}`,
+    `top-1 ${formatPercent(p.top1)}  CP ${formatPercent(p.cp)}  MACs ${formatCount(p.macsMean)}`,
+  ]);
+  return `\nthreshold sweep\n${formatTable(rows)}\n`;
 }
