@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "errors.h"
+
 namespace skipnet {
 namespace nn = torch::nn;
 
@@ -162,7 +164,11 @@ torch::Tensor SkipNetImpl::gateProbability(int64_t block, const torch::Tensor& f
 }
 
 ForwardResult SkipNetImpl::forwardMasked(const torch::Tensor& input, MaskRule rule, double threshold,
-                                         const Sampling* sampling) {
+                                         const Sampling* sampling, bool computeSkipped) {
+  if (!computeSkipped && rule != MaskRule::Sample && rule != MaskRule::Threshold) {
+    // Straight-through and soft masks send gradient through the skipped samples' block output.
+    throw SkipNetError("ERR_BAD_ARG", "skipping computation needs hard masks (sampled or thresholded gates)");
+  }
   ForwardResult r;
   auto x = stem(input);
   const int64_t n = numBlocks();
@@ -207,17 +213,33 @@ ForwardResult SkipNetImpl::forwardMasked(const torch::Tensor& input, MaskRule ru
       r.probs.push_back(p);
       r.masks.push_back(mask);
       auto sc = b->shortcut(x);
-      auto out = (b->residual(x) + sc).relu_();
-      auto g = mask.view({-1, 1, 1, 1});
-      // x = g * B(x) + (1 - g) * S(x), in the reference's operation order so that float
-      // rounding (the straight-through mask is not exactly 0/1) matches it bit for bit.
-      x = g * out + (1 - g) * sc;
+      if (computeSkipped) {
+        auto out = (b->residual(x) + sc).relu_();
+        auto g = mask.view({-1, 1, 1, 1});
+        // x = g * B(x) + (1 - g) * S(x), in the reference's operation order so that float
+        // rounding (the straight-through mask is not exactly 0/1) matches it bit for bit.
+        x = g * out + (1 - g) * sc;
+      } else {
+        x = runOnExecuting(*b, x, sc, mask.gt(0.5));
+      }
       if (i + 1 < n) p = gateProbability(i, x);
     }
   }
   x = torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);
   r.logits = fc(x);
   return r;
+}
+
+torch::Tensor SkipNetImpl::runOnExecuting(ResidualBlockImpl& b, const torch::Tensor& x, const torch::Tensor& shortcut,
+                                         const torch::Tensor& run) {
+  const int64_t executing = run.sum().item<int64_t>();
+  if (executing == x.size(0)) return (b.residual(x) + shortcut).relu_();
+  if (executing == 0) return shortcut;  // identity, or the projection of a strided block
+  // Gather the executing samples, run the block on them, scatter back over the shortcut.
+  // index_copy is out of place, so gradients reach both the block and the shortcut.
+  auto idx = run.nonzero().view({-1});
+  auto ran = (b.residual(x.index_select(0, idx)) + shortcut.index_select(0, idx)).relu_();
+  return shortcut.index_copy(0, idx, ran);
 }
 
 ForwardResult SkipNetImpl::forwardSkipping(const torch::Tensor& input, double threshold) {
@@ -234,17 +256,7 @@ ForwardResult SkipNetImpl::forwardSkipping(const torch::Tensor& input, double th
     auto run = p.gt(threshold);
     r.probs.push_back(p);
     r.masks.push_back(run.to(p.dtype()));
-    const int64_t executing = run.sum().item<int64_t>();
-    if (executing == x.size(0)) {
-      x = (b->residual(x) + b->shortcut(x)).relu_();
-    } else if (executing == 0) {
-      x = b->shortcut(x);  // identity, or the projection of a strided block
-    } else {
-      auto idx = run.nonzero().view({-1});
-      auto sc = b->shortcut(x);
-      auto ran = (b->residual(x.index_select(0, idx)) + sc.index_select(0, idx)).relu_();
-      x = sc.index_copy(0, idx, ran);
-    }
+    x = runOnExecuting(*b, x, b->shortcut(x), run);
     if (i + 1 < n) p = gateProbability(i, x);
   }
   x = torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);

@@ -81,8 +81,14 @@ struct SkipNetImpl : torch::nn::Module {
 
   // Every block computed for the whole batch, then blended with the mask: the
   // reference's semantics, used in training (it keeps batch-norm statistics exact).
+  //
+  // computeSkipped = false (hard rules only: Sample, Threshold) runs each gated block on
+  // the samples that execute it and scatters the result back; skipped samples take the
+  // shortcut. Values and gradients equal the masked computation except through batch
+  // norm in train mode: a block's batch statistics (and its running-statistics update)
+  // then come from the executing samples only, not from the whole batch.
   ForwardResult forwardMasked(const torch::Tensor& x, MaskRule rule, double threshold,
-                              const Sampling* sampling = nullptr);
+                              const Sampling* sampling = nullptr, bool computeSkipped = true);
 
   // Evaluation that really skips: each gated block runs only on the samples whose gate
   // says execute (gather, run, scatter back). With eval-mode batch norm every sample is
@@ -104,6 +110,9 @@ struct SkipNetImpl : torch::nn::Module {
  private:
   torch::Tensor stem(const torch::Tensor& x);
   torch::Tensor gateProbability(int64_t block, const torch::Tensor& features);
+  // Block b on the samples where run is true, the shortcut elsewhere.
+  torch::Tensor runOnExecuting(ResidualBlockImpl& b, const torch::Tensor& x, const torch::Tensor& shortcut,
+                               const torch::Tensor& run);
   void initialise();
 };
 TORCH_MODULE(SkipNet);
