@@ -13,6 +13,7 @@ packages=(
   dataset-fashion-mnist # the data of the README's first run
   python3-torch python3-torchvision # the PyTorch side of tests and benchmarks
   xz-utils              # tar xzf for ../shared/datasets
+  chromium              # headless browser for the HTML report test (test/report/browser.test.ts)
 )
 names=()
 for p in "${packages[@]}"; do case "$p" in \#*) ;; *) names+=("$p") ;; esac; done

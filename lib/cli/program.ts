@@ -8,6 +8,7 @@ import { registerEval } from './eval-command.js';
 import { registerInfo } from './info-command.js';
 import { registerPredict } from './predict-command.js';
 import { registerPresets } from './presets-command.js';
+import { registerReport } from './report-command.js';
 import { registerTrain } from './train-command.js';
 
 export function buildProgram(): Command {
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerPredict(program);
   registerInfo(program);
   registerPresets(program);
+  registerReport(program);
   return program;
 }
 
