@@ -7,7 +7,9 @@
 # HRL run has the machine to itself and uses both threads.
 #
 #   bash scripts/reproduce-cifar10.sh [out dir, default runs/repro]
-#   npm run skipnet -- report runs/repro/*   # then the table and the HTML report
+#
+# It ends by evaluating every model with a threshold sweep (skipnet eval --out <run>/eval
+# --sweep) and writing the report: <out>/report/report.html, runs.csv (the README table).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT="${1:-runs/repro}"
@@ -36,4 +38,12 @@ wait
 echo "[repro] stage 3: HRL at alpha ${ALPHAS[2]} (2 threads)"
 run_bg "skipnet38-hrl-a${ALPHAS[2]}" --preset cifar10-repro-skipnet38-hrl --init "$OUT/skipnet38-sp" --set "hrl.alpha=${ALPHAS[2]}" --threads 2
 wait
-echo "[repro] done: $OUT"
+RUNS=("$OUT/resnet38" "$OUT/skipnet38-sp")
+for a in "${ALPHAS[@]}"; do RUNS+=("$OUT/skipnet38-hrl-a$a"); done
+echo "[repro] stage 4: evaluation with routing records and a threshold sweep"
+for r in "${RUNS[@]}"; do
+  cli eval "$r" --out "$r/eval" --sweep "${SKIPNET_REPRO_SWEEP:-0.2,0.35,0.5,0.65,0.8}" --threads 2 > "$OUT/logs/$(basename "$r").eval.txt"
+done
+echo "[repro] stage 5: report"
+cli report "${RUNS[@]}" --out "$OUT/report/report.html"
+echo "[repro] done: $OUT/report/report.html"

@@ -65,9 +65,12 @@ export function registerEval(program: Command): void {
       const header: EvalHeader = { checkpoint: dir, step: state.step, dataset: dataset.name, threshold, source };
 
       const { metrics, details, routing, points } = await withCheckpointModel(dir, dataset, flags, async (model) => {
-        const acc = new EvalDetailAccumulator(model.info(dataset.height, dataset.width).gatedBlocks, dataset.classNames);
+        const gated = model.info(dataset.height, dataset.width).gatedBlocks;
+        const acc = new EvalDetailAccumulator(gated, dataset.classNames);
         const metrics = await evaluateModel(model, dataset, { threshold, batchSize, data, details: acc });
-        const points = sweep ? await sweepThresholds(model, dataset, sweep, { batchSize, data }) : undefined;
+        // A plain ResNet has no gates: every threshold gives the same numbers.
+        if (sweep && gated === 0) process.stderr.write('skipnet: --sweep ignored: this model has no gates\n');
+        const points = sweep && gated > 0 ? await sweepThresholds(model, dataset, sweep, { batchSize, data }) : undefined;
         return { metrics, details: acc.result(), routing: acc.routing, points };
       });
 
