@@ -20,7 +20,18 @@ const BENCHMARKS: Record<string, { description: string; load: () => Promise<Benc
     description: 'inference of a trained SkipNet: skipping vs masked vs plain ResNet vs PyTorch (bench/skip-inference.ts; needs --checkpoint)',
     load: async () => (await import('./skip-inference.js')).default,
   },
-  // Later: 'data' (data pipeline), its own file.
+  ddp: {
+    description: 'data-parallel SP training: samples/s and scaling efficiency of 1 vs N processes over Gloo (bench/ddp.ts)',
+    load: async () => (await import('./ddp.js')).default,
+  },
+  hrl: {
+    description: 'HRL step: full computation vs skipping the blocks sampled actions skip (bench/hrl-step.ts; needs --checkpoint)',
+    load: async () => (await import('./hrl-step.js')).default,
+  },
+  pipeline: {
+    description: 'data pipeline images/s: ImageNet RandomResizedCrop vs torchvision DataLoader, CIFAR vs the training step (bench/pipeline.ts)',
+    load: async () => (await import('./pipeline.js')).default,
+  },
 };
 
 function help(): string {

@@ -46,8 +46,14 @@ export interface HrlArgs {
   gamma: number; // discount along the gates (1 in the reference)
   rlWeight: number; // w in the policy-gradient loss -w * sum G log pi (0.01 in the reference)
   reduction: 'sum' | 'mean'; // over the batch: 'sum' as the CIFAR code effectively does
-  baseline: 'none' | 'moving-average'; // 'none' as the reference; a per-gate moving average reduces variance
+  // 'none' as the reference; 'moving-average' subtracts a per-gate moving average of the returns;
+  // 'self-critical' subtracts the greedy policy's returns on the same batch (one extra forward).
+  baseline: 'none' | 'moving-average' | 'self-critical';
   baselineMomentum?: number; // default 0.9
+  // 'mask' (default, the reference): every block runs on the whole batch, masked after.
+  // 'skip': a block runs only on the samples whose action executes it; batch norm then
+  // normalises each block over its executing samples (see README, "HRL that skips").
+  execution?: 'mask' | 'skip';
   sampleSeed: number; // the step's actions come from a generator seeded with this
 }
 
@@ -97,6 +103,56 @@ export interface VersionInfo {
   napi: number;
   threads: number;
   libtorchPath: string;
+  /** Data-parallel backends this build can use ('gloo', 'nccl'). */
+  distributedBackends?: string[];
+}
+
+/** Data-parallel training (native/distributed.h): one process per rank, torchrun's contract.
+ *  A field left out comes from the environment (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR,
+ *  MASTER_PORT), as `skipnet launch` and torchrun set it. */
+export interface DistributedOptions {
+  /** 'gloo' (CPU) or 'nccl' (CUDA builds with NCCL). Default: nccl for CUDA models when available, else gloo. */
+  backend?: 'gloo' | 'nccl';
+  rank?: number;
+  worldSize?: number;
+  localRank?: number;
+  /** Rank 0 serves the rendezvous (a c10d TCPStore) here. Default MASTER_ADDR, else 127.0.0.1. */
+  masterAddr?: string;
+  /** Default MASTER_PORT, else 29500. */
+  masterPort?: number;
+  /** Every rank must arrive within this (default 60 000). */
+  timeoutMs?: number;
+  /** One collective: a peer stuck longer fails the step (default 300 000). A peer that exits fails it at once. */
+  collectiveTimeoutMs?: number;
+  /** Gradient all-reduce bucket size in MB (default 25). */
+  bucketMb?: number;
+  /** trainStep all-reduces gradient buckets while backward still runs (default true); hrlStep
+   *  always averages after backward. Off for models whose parameter use changes between steps. */
+  overlap?: boolean;
+}
+
+export interface DistributedInfo {
+  rank: number;
+  worldSize: number;
+  localRank: number;
+  backend: 'gloo' | 'nccl';
+  masterAddr: string;
+  masterPort: number;
+}
+
+/** What a model offers once it belongs to a process group. Every call is collective: all
+ *  ranks make the same calls in the same order. Failures reject with ERR_DISTRIBUTED. */
+export interface DataParallel {
+  /** Rendezvous, then rank 0's weights are copied to every rank. From then on trainStep and
+   *  hrlStep average gradients over the ranks and report group-wide metrics (loss, correct,
+   *  n, gateExec of the global batch); each rank passes its own shard of the batch. */
+  initDistributed(opts?: DistributedOptions): Promise<DistributedInfo>;
+  /** Waits for every rank; timeoutMs defaults to the collective timeout. */
+  barrier(timeoutMs?: number): Promise<void>;
+  /** Rank 0's text on every rank (the others' argument is ignored); also a barrier. */
+  shareFromRoot(text: string, timeoutMs?: number): Promise<string>;
+  /** Element-wise sum over the ranks. */
+  allReduce(values: Float64Array): Promise<Float64Array>;
 }
 
 /** The model as lib/ uses it: lib/model.ts wraps the raw addon object (RawNativeModel)
@@ -126,6 +182,11 @@ export interface NativeModel {
   /** Multiplies the recurrent gate's projection by factor (the reference's hotter(1/factor) before ImageNet HRL). */
   sharpenGate(factor: number): Promise<void>;
   dispose(): void;
+  /** Data parallel (optional so that test doubles may leave it out; the addon's model has it). */
+  initDistributed?: DataParallel['initDistributed'];
+  barrier?: DataParallel['barrier'];
+  shareFromRoot?: DataParallel['shareFromRoot'];
+  allReduce?: DataParallel['allReduce'];
 }
 
 /** One named tensor as it crosses the boundary (little-endian bytes). */
@@ -147,6 +208,10 @@ export interface RawNativeModel {
   inspectHrl(batch: NativeBatch, hrl: HrlArgs, actions?: Float64Array): Promise<TensorEntry[]>;
   sharpenGate(factor: number): Promise<void>;
   info(height?: number, width?: number): ModelInfo;
+  initDistributed(opts?: DistributedOptions): Promise<DistributedInfo>;
+  barrier(timeoutMs?: number): Promise<void>;
+  shareFromRoot(text: string, timeoutMs?: number): Promise<string>;
+  allReduce(values: Float64Array): Promise<Float64Array>;
   dispose(): void;
 }
 

@@ -33,8 +33,15 @@ const dirPath = z.string().min(1, 'must be a non-empty path');
 export const DataSourceSchema = z.discriminatedUnion(
   'kind',
   [
-    z.strictObject({ kind: z.literal('cifar10'), root: dirPath }),
-    z.strictObject({ kind: z.literal('cifar100'), root: dirPath, labels: z.enum(['fine', 'coarse']).optional() }),
+    // download: fetch missing official files into root first (the only network access; off by default).
+    z.strictObject({ kind: z.literal('cifar10'), root: dirPath, download: z.boolean().optional() }),
+    z.strictObject({ kind: z.literal('cifar100'), root: dirPath, labels: z.enum(['fine', 'coarse']).optional(), download: z.boolean().optional() }),
+    // extra: train on train_32x32 + extra_32x32 (the paper's 604k images).
+    z.strictObject({ kind: z.literal('svhn'), root: dirPath, extra: z.boolean().optional(), download: z.boolean().optional() }),
+    // size: output side (224); preload: decode all images into memory once instead of per batch (subsets only).
+    z.strictObject({ kind: z.literal('imagenet'), root: dirPath, size: positiveInt.optional(), preload: z.boolean().optional() }),
+    // exclude: wnids to leave out (e.g. the 2 extra classes of the shared copy, for the standard 200).
+    z.strictObject({ kind: z.literal('tiny-imagenet'), root: dirPath, exclude: z.array(z.string().regex(/^\S+$/, 'must be a wnid')).optional() }),
     z.strictObject({ kind: z.literal('folder'), root: dirPath }),
     z.strictObject({ kind: z.literal('fashion-mnist'), root: dirPath }),
     // Defaults so that `--set data.source.kind=synthetic` alone gives a usable smoke-test source.
@@ -51,7 +58,7 @@ export const DataSourceSchema = z.discriminatedUnion(
   {
     error: (iss) =>
       iss.input === undefined
-        ? 'required: pick a preset (`skipnet presets`) or set data.source.kind (cifar10, cifar100, folder, fashion-mnist, synthetic) and data.source.root'
+        ? 'required: pick a preset (`skipnet presets`) or set data.source.kind (cifar10, cifar100, svhn, imagenet, tiny-imagenet, folder, fashion-mnist, synthetic) and data.source.root'
         : undefined,
   },
 );
@@ -61,7 +68,7 @@ const _sourceCheck = (s: z.output<typeof DataSourceSchema>): DataSourceSpec => s
 void _sourceCheck;
 
 const NormalizationSchema = z.union([
-  z.enum(['auto', 'cifar', 'imagenet', 'fashion-mnist']),
+  z.enum(['auto', 'cifar', 'imagenet', 'fashion-mnist', 'svhn']),
   z
     .strictObject({ mean: z.array(z.number()).min(1), std: z.array(z.number().positive()).min(1) })
     .refine((n) => n.mean.length === n.std.length, { message: 'mean and std need one value per channel (same length)' }),
@@ -109,7 +116,9 @@ const DataSchema = z
   .strictObject({
     source: DataSourceSchema,
     // Unset = CIFAR augmentation for the CIFAR binaries, none otherwise (resolved below).
-    augment: z.enum(['none', 'cifar']).optional(),
+    augment: z.enum(['none', 'cifar', 'imagenet']).optional(),
+    /** An image file that cannot be decoded: 'error' stops with its name; 'skip' replaces the sample and counts the file. */
+    badFiles: z.enum(['error', 'skip']).default('error'),
     normalization: NormalizationSchema.default('auto'),
     batchSize: positiveInt.default(128),
     evalBatchSize: positiveInt.default(256),
@@ -177,10 +186,31 @@ const HrlSchema = z.strictObject({
   gamma: z.number().min(0).max(1).default(1),
   rlWeight: z.number().min(0).default(0.01),
   reduction: z.enum(['sum', 'mean']).default('sum'),
-  baseline: z.enum(['none', 'moving-average']).default('none'),
+  /** Variance reduction, an improvement over the reference (which has none). */
+  baseline: z.enum(['none', 'moving-average', 'self-critical']).default('none'),
   baselineMomentum: z.number().min(0).max(1).default(0.9),
+  /** 'skip': compute each block only for the samples whose sampled action runs it (faster; BN over those samples). */
+  execution: z.enum(['mask', 'skip']).default('mask'),
   /** Multiply the recurrent gate's projection by this when HRL starts from SP weights (ImageNet: 20). */
   sharpen: z.number().positive().default(1),
+});
+
+// Data-parallel training (`skipnet launch`). Who this process is (rank, world size, the
+// rendezvous address) comes from the environment, as torchrun's contract has it: one config
+// serves every rank. data.batchSize stays the global batch; each rank takes batchSize / world.
+const DistributedSchema = z.strictObject({
+  /** 'auto': nccl for CUDA devices when the build has it, else gloo. */
+  backend: z.enum(['auto', 'gloo', 'nccl']).default('auto'),
+  /** Milliseconds for every rank to join. */
+  timeoutMs: positiveInt.default(60_000),
+  /** Milliseconds one collective may wait for a stuck rank (a rank that exits fails it at once). */
+  collectiveTimeoutMs: positiveInt.default(300_000),
+  /** Milliseconds the other ranks wait while rank 0 evaluates and writes a checkpoint. */
+  evalTimeoutMs: positiveInt.default(6 * 3_600_000),
+  /** Gradient all-reduce bucket size (MB). */
+  bucketMb: z.number().positive().default(25),
+  /** SP steps all-reduce gradient buckets while backward runs (HRL steps average after backward). */
+  overlap: z.boolean().default(true),
 });
 
 export const RunConfigSchema = z.strictObject({
@@ -206,6 +236,7 @@ export const RunConfigSchema = z.strictObject({
   threads: positiveInt.default(() => os.availableParallelism()),
   seed: z.number().int().min(0).default(0),
   outDir: z.string().min(1).default('runs/skipnet'),
+  distributed: DistributedSchema.prefault({}),
 }).superRefine((c, ctx) => {
   if (c.stage === 'hrl' && c.model.gate === 'none') {
     ctx.addIssue({ code: 'custom', path: ['stage'], message: "the HRL stage trains gates: model.gate must be 'rnn', 'ffgate1' or 'ffgate2', got 'none'" });

@@ -25,6 +25,8 @@ export const ERROR_CODES = {
   ERR_ABORTED: 'ERR_ABORTED',
   /** A weights/optimizer file is malformed or does not fit the model (names, shapes). */
   ERR_WEIGHTS: 'ERR_WEIGHTS',
+  /** Data-parallel training failed: a rank never joined, stopped, or timed out (the message names the rank). */
+  ERR_DISTRIBUTED: 'ERR_DISTRIBUTED',
 } as const;
 
 export type SkipNetErrorCode = keyof typeof ERROR_CODES;

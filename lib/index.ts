@@ -58,6 +58,10 @@ export {
 } from './train/normalization.js';
 export { modelSpecFor } from './train/model-spec.js';
 
+// Data-parallel training: the launcher behind `skipnet launch`, and torchrun's rank environment
+export { launch, type LaunchOptions, type LaunchResult, type RankExit } from './distributed/launcher.js';
+export { rankFromEnv, perRankBatchSize, rankSampleSeed, type RankEnv } from './distributed/rank.js';
+
 // Inference service: micro-batched predictions that really skip blocks
 export { Classifier, softmax } from './service/classifier.js';
 export { THRESHOLD_GRID, thresholdForBudget } from './service/budget.js';

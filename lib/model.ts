@@ -2,6 +2,9 @@
 // optimizer state are safetensors files, parsed and written here so the C++ side only
 // ever receives checked, named tensors.
 import type {
+  DataParallel,
+  DistributedInfo,
+  DistributedOptions,
   EvalStepResult,
   HrlArgs,
   HrlStepResult,
@@ -23,7 +26,7 @@ function wrapNativeError(err: unknown): never {
   throw err;
 }
 
-class SkipNetModel implements NativeModel {
+class SkipNetModel implements NativeModel, DataParallel {
   constructor(
     private readonly raw: RawNativeModel,
     readonly spec: NativeModelSpec,
@@ -82,6 +85,23 @@ class SkipNetModel implements NativeModel {
     }
   }
 
+  initDistributed(opts: DistributedOptions = {}): Promise<DistributedInfo> {
+    return this.raw.initDistributed(opts).catch(wrapNativeError);
+  }
+
+  barrier(timeoutMs?: number): Promise<void> {
+    return this.raw.barrier(timeoutMs).catch(wrapNativeError);
+  }
+
+  shareFromRoot(text: string, timeoutMs?: number): Promise<string> {
+    return this.raw.shareFromRoot(text, timeoutMs).catch(wrapNativeError);
+  }
+
+  allReduce(values: Float64Array): Promise<Float64Array> {
+    return this.raw.allReduce(values).catch(wrapNativeError);
+  }
+
+  /** Frees the model (and leaves its process group, if any) once queued calls are done. */
   dispose(): void {
     this.raw.dispose();
   }
@@ -92,7 +112,7 @@ class SkipNetModel implements NativeModel {
 }
 
 /** Builds a model in native code. Throws SkipNetError (ERR_BAD_ARG, ERR_CUDA_UNAVAILABLE...) for a bad spec. */
-export function createModel(spec: NativeModelSpec): NativeModel & { readonly spec: NativeModelSpec } {
+export function createModel(spec: NativeModelSpec): NativeModel & DataParallel & { readonly spec: NativeModelSpec } {
   const addon = loadNative();
   let raw: RawNativeModel;
   try {

@@ -81,6 +81,10 @@ class Model : public Napi::ObjectWrap<Model> {
                            InstanceMethod<&Model::exportState>("exportState"),
                            InstanceMethod<&Model::importState>("importState"),
                            InstanceMethod<&Model::info>("info"),
+                           InstanceMethod<&Model::initDistributed>("initDistributed"),
+                           InstanceMethod<&Model::barrier>("barrier"),
+                           InstanceMethod<&Model::shareFromRoot>("shareFromRoot"),
+                           InstanceMethod<&Model::allReduce>("allReduce"),
                            InstanceMethod<&Model::dispose>("dispose"),
                        });
   }
@@ -327,6 +331,102 @@ class Model : public Napi::ObjectWrap<Model> {
     return out;
   }
 
+  // Joins a process group (rendezvous with the other ranks, then rank 0's weights are copied
+  // here). It blocks for up to the rendezvous timeout, so it runs on the worker like a step.
+  Napi::Value initDistributed(const Napi::CallbackInfo& info) {
+    auto env = info.Env();
+    DistributedOptions options;
+    Napi::Value rejected;
+    if (!parse(env, [&] {
+          options = distributedFromJs(info[0]);
+          resolveDistributedOptions(options);  // reads RANK, WORLD_SIZE...: main thread only
+        }, rejected)) {
+      return rejected;
+    }
+    auto joined = std::make_shared<DistributedOptions>();
+    return submit(
+        env,
+        [this, options, joined] {
+          // Checked before the rendezvous: a second one would fight the first for the port.
+          if (engine().distributed()) throw SkipNetError("ERR_BAD_ARG", "this model already belongs to a process group");
+          auto group = std::make_unique<Distributed>(options, parseDevice(spec_.device));
+          *joined = options;
+          joined->backend = group->backend();
+          engine().attachDistributed(std::move(group));
+        },
+        [joined](Napi::Env e) {
+          auto o = Napi::Object::New(e);
+          o.Set("rank", joined->rank);
+          o.Set("worldSize", joined->worldSize);
+          o.Set("localRank", joined->localRank);
+          o.Set("backend", joined->backend);
+          o.Set("masterAddr", joined->masterAddr);
+          o.Set("masterPort", joined->masterPort);
+          return o;
+        });
+  }
+
+  // Runs on the worker: the model's group, or a coded error when it has none.
+  Distributed& group() {
+    auto* d = engine().distributed();
+    if (!d) throw SkipNetError("ERR_BAD_ARG", "this model has no process group: call initDistributed() first");
+    return *d;
+  }
+
+  static int64_t optionalTimeout(const Napi::Value& v) {
+    return v.IsUndefined() ? 0 : static_cast<int64_t>(numberFromJs(v, "timeoutMs", 1, 1e10));
+  }
+
+  Napi::Value barrier(const Napi::CallbackInfo& info) {
+    auto env = info.Env();
+    int64_t timeout = 0;
+    Napi::Value rejected;
+    if (!parse(env, [&] { timeout = optionalTimeout(info[0]); }, rejected)) return rejected;
+    return submit(
+        env, [this, timeout] { group().barrier(timeout > 0 ? timeout : group().collectiveTimeoutMs()); },
+        [](Napi::Env e) { return e.Undefined(); });
+  }
+
+  Napi::Value shareFromRoot(const Napi::CallbackInfo& info) {
+    auto env = info.Env();
+    auto text = std::make_shared<std::string>();
+    int64_t timeout = 0;
+    Napi::Value rejected;
+    if (!parse(env, [&] {
+          if (!info[0].IsString()) throw SkipNetError("ERR_BAD_ARG", "shareFromRoot expects a string");
+          *text = info[0].As<Napi::String>().Utf8Value();
+          timeout = optionalTimeout(info[1]);
+        }, rejected)) {
+      return rejected;
+    }
+    return submit(
+        env, [this, text, timeout] { *text = group().shareFromRoot(*text, timeout > 0 ? timeout : group().collectiveTimeoutMs()); },
+        [text](Napi::Env e) { return Napi::String::New(e, *text); });
+  }
+
+  // Sums a Float64Array over the ranks (small values: flags, counters, metrics).
+  Napi::Value allReduce(const Napi::CallbackInfo& info) {
+    auto env = info.Env();
+    auto values = std::make_shared<std::vector<double>>();
+    Napi::Value rejected;
+    if (!parse(env, [&] {
+          if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {
+            throw SkipNetError("ERR_BAD_ARG", "allReduce expects a Float64Array");
+          }
+          auto a = info[0].As<Napi::Float64Array>();
+          values->assign(a.Data(), a.Data() + a.ElementLength());
+        }, rejected)) {
+      return rejected;
+    }
+    return submit(
+        env, [this, values] { group().sumInPlace(*values, "an all-reduce"); },
+        [values](Napi::Env e) {
+          auto out = Napi::Float64Array::New(e, values->size());
+          if (!values->empty()) std::memcpy(out.Data(), values->data(), values->size() * sizeof(double));
+          return out;
+        });
+  }
+
   Napi::Value dispose(const Napi::CallbackInfo& info) {
     if (!disposed_) {
       disposed_ = true;
@@ -361,6 +461,11 @@ Napi::Value versions(const Napi::CallbackInfo& info) {
   o.Set("napi", napi);
   o.Set("threads", at::get_num_threads());
   o.Set("libtorchPath", libtorchLocation());
+  auto backends = Napi::Array::New(env);  // data-parallel backends this build can use
+  for (const char* b : {"gloo", "nccl"}) {
+    if (distributedBackendAvailable(b)) backends.Set(backends.Length(), b);
+  }
+  o.Set("distributedBackends", backends);
 #ifdef SKIPNET_WITH_CUDA
   o.Set("builtWithCuda", true);
 #else

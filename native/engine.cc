@@ -115,7 +115,19 @@ TrainResult Engine::trainStep(const BatchView& batch, const SgdArgs& args) {
   const auto rule = spec_.gateMode == GateMode::Soft ? MaskRule::Soft : MaskRule::StraightThrough;
   auto fwd = model_->forwardMasked(x, rule, 0.5);
   auto loss = torch::nn::functional::cross_entropy(fwd.logits, y);
-  const double lossValue = loss.item<double>();
+  // The step's metrics come from the forward pass alone, so they are taken before backward:
+  // data-parallel ranks exchange them first, and a NaN on any rank then stops every rank
+  // (rather than leaving the others waiting for its gradients).
+  TrainResult r;
+  r.loss = loss.item<double>();
+  r.n = batch.n;
+  r.correct = fwd.logits.argmax(1).eq(y).sum().item<int64_t>();
+  if (!fwd.probs.empty()) {
+    auto exec = torch::stack(fwd.probs).detach().gt(0.5).sum(1).to(torch::kFloat64).cpu();
+    r.gateExec.assign(exec.data_ptr<double>(), exec.data_ptr<double>() + exec.numel());
+  }
+  if (dist_) reduceTrainMetrics(r);
+  const double lossValue = r.loss;
   if (!std::isfinite(lossValue)) {
     restoreBuffers();
     std::ostringstream msg;
@@ -124,18 +136,30 @@ TrainResult Engine::trainStep(const BatchView& batch, const SgdArgs& args) {
     throw SkipNetError("ERR_NAN_LOSS", msg.str());
   }
   for (auto& p : params_) p.mutable_grad() = torch::Tensor();
+  if (dist_) dist_->beginBackward(params_, "the gradient all-reduce");  // buckets may leave during backward
   loss.backward();
+  if (dist_) dist_->averageGradients(params_, "the gradient all-reduce");
   sgdStep(args);
-
-  TrainResult r;
-  r.loss = lossValue;
-  r.n = batch.n;
-  r.correct = fwd.logits.argmax(1).eq(y).sum().item<int64_t>();
-  if (!fwd.probs.empty()) {
-    auto exec = torch::stack(fwd.probs).detach().gt(0.5).sum(1).to(torch::kFloat64).cpu();
-    r.gateExec.assign(exec.data_ptr<double>(), exec.data_ptr<double>() + exec.numel());
-  }
   return r;
+}
+
+// Group-wide step metrics: summed counts, and the loss averaged over every rank's samples.
+void Engine::reduceTrainMetrics(TrainResult& r) {
+  std::vector<double> v{r.loss * static_cast<double>(r.n), static_cast<double>(r.correct), static_cast<double>(r.n)};
+  v.insert(v.end(), r.gateExec.begin(), r.gateExec.end());
+  dist_->sumInPlace(v, "the step-metrics all-reduce");
+  r.n = static_cast<int64_t>(v[2]);
+  r.loss = v[0] / v[2];
+  r.correct = static_cast<int64_t>(v[1]);
+  std::copy(v.begin() + 3, v.end(), r.gateExec.begin());
+}
+
+void Engine::attachDistributed(std::unique_ptr<Distributed> group) {
+  if (dist_) throw SkipNetError("ERR_BAD_ARG", "this model already belongs to a process group");
+  std::vector<torch::Tensor> state(params_);
+  state.insert(state.end(), buffers_.begin(), buffers_.end());
+  group->broadcastFromRoot(state, "the broadcast of rank 0's weights");
+  dist_ = std::move(group);
 }
 
 void Engine::snapshotBuffers() {
@@ -169,7 +193,19 @@ Engine::HrlPass Engine::hrlForwardBackward(const BatchView& batch, const HrlArgs
   auto y = toLabels(batch);
   snapshotBuffers();
   HrlPass h;
-  h.fwd = model_->forwardMasked(x, MaskRule::Sample, 0.5, &sampling);
+  torch::Tensor greedyReturns;
+  if (hrl.selfCriticalBaseline) {
+    // The greedy policy's returns on the same batch, in the same train-mode forward (batch
+    // statistics) but without gradient; its running-statistics update is undone so that
+    // the step updates them once, from the sampled pass, as without a baseline.
+    torch::NoGradGuard noGrad;
+    auto greedy = model_->forwardMasked(x, MaskRule::Threshold, 0.5, nullptr, !hrl.skipCompute);
+    auto greedyCe = torch::nn::functional::cross_entropy(
+        greedy.logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));
+    greedyReturns = hrlReturns(torch::stack(greedy.masks), greedyCe, hrl);
+    restoreBuffers();
+  }
+  h.fwd = model_->forwardMasked(x, MaskRule::Sample, 0.5, &sampling, !hrl.skipCompute);
   h.ce = torch::nn::functional::cross_entropy(
       h.fwd.logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));
   auto ceMean = h.ce.mean();
@@ -188,6 +224,8 @@ Engine::HrlPass Engine::hrlForwardBackward(const BatchView& batch, const HrlArgs
       returnBaseline_ = h.returns.mean(1, true).detach();
     }
     h.advantages = h.returns - returnBaseline_;
+  } else if (hrl.selfCriticalBaseline) {
+    h.advantages = h.returns - greedyReturns;
   }
   // log pi(a) of a Bernoulli(p) action; p is clamped so a saturated gate gives a finite term.
   const double eps = 1e-8;
@@ -207,6 +245,7 @@ HrlResult Engine::hrlStep(const BatchView& batch, const SgdArgs& sgd, const HrlA
   Sampling sampling;
   auto gen = at::make_generator<at::CPUGeneratorImpl>(hrl.sampleSeed);
   sampling.generator = gen;
+  if (dist_) return hrlStepDistributed(batch, sgd, hrl, sampling);
   auto h = hrlForwardBackward(batch, hrl, sampling);
   sgdStep(sgd);
   HrlResult r;
@@ -217,6 +256,68 @@ HrlResult Engine::hrlStep(const BatchView& batch, const SgdArgs& sgd, const HrlA
   r.correct = h.fwd.logits.argmax(1).eq(toLabels(batch)).sum().item<int64_t>();
   auto exec = h.actions.sum(1).to(torch::kFloat64).cpu().contiguous();
   r.gateExec.assign(exec.data_ptr<double>(), exec.data_ptr<double>() + exec.numel());
+  return r;
+}
+
+// hrlStep on one rank of a group. The global batch's objective is its mean cross-entropy plus
+// the RL term summed ('sum') or averaged ('mean') over all of its samples. Gradients are
+// averaged over the ranks, which is right for the means; for 'sum' each rank weights its RL
+// term by the world size, so that the average restores the sum over the global batch.
+HrlResult Engine::hrlStepDistributed(const BatchView& batch, const SgdArgs& sgd, const HrlArgs& hrl,
+                                     const Sampling& sampling) {
+  const double world = dist_->size();
+  HrlArgs local = hrl;
+  if (!hrl.meanOverBatch) local.rlWeight *= world;
+  const auto savedBaseline = returnBaseline_.defined() ? returnBaseline_.clone() : torch::Tensor();
+  HrlPass h;
+  bool finite = true;
+  try {
+    h = hrlForwardBackward(batch, local, sampling);
+  } catch (const SkipNetError& e) {
+    // This rank still joins the metrics all-reduce below, or the others would wait for it.
+    if (e.code != "ERR_NAN_LOSS") throw;
+    finite = false;
+  }
+  const auto m = static_cast<int64_t>(arch_.blocks.size()) - 1;
+  // [ce sum, rl, returns sum, correct, n, ranks with a NaN, executions per gate (m), baseline (m)]
+  std::vector<double> v(6 + 2 * m, 0.0);
+  if (finite) {
+    v[0] = h.ce.sum().item<double>();
+    v[1] = h.rl.item<double>();
+    v[2] = h.returns.sum().item<double>();
+    v[3] = static_cast<double>(h.fwd.logits.argmax(1).eq(toLabels(batch)).sum().item<int64_t>());
+    v[4] = static_cast<double>(batch.n);
+    auto exec = h.actions.sum(1).to(torch::kFloat64).cpu().contiguous();
+    std::copy(exec.data_ptr<double>(), exec.data_ptr<double>() + m, v.begin() + 6);
+    if (hrl.movingBaseline) {
+      auto b = returnBaseline_.to(torch::kCPU, torch::kFloat64).contiguous();
+      std::copy(b.data_ptr<double>(), b.data_ptr<double>() + m, v.begin() + 6 + m);
+    }
+  } else {
+    v[5] = 1;
+  }
+  dist_->sumInPlace(v, "the step-metrics all-reduce");
+  if (v[5] > 0) {
+    restoreBuffers();  // hrlForwardBackward snapshotted them on every rank
+    returnBaseline_ = savedBaseline;
+    throw SkipNetError("ERR_NAN_LOSS", "the HRL cross-entropy is not finite on " + std::to_string(static_cast<int>(v[5])) +
+                                           " of " + std::to_string(dist_->size()) +
+                                           " ranks: the weights were not updated. Lower the learning rate or check the data");
+  }
+  if (hrl.movingBaseline) {
+    // The mean of the ranks' updated baselines is the global batch's update (equal shards).
+    auto mean = torch::tensor(std::vector<double>(v.begin() + 6 + m, v.end()), torch::kFloat64) / world;
+    returnBaseline_ = mean.view({m, 1}).to(device_, dtype_);
+  }
+  dist_->averageGradients(params_, "the gradient all-reduce");
+  sgdStep(sgd);
+  HrlResult r;
+  r.n = static_cast<int64_t>(v[4]);
+  r.loss = v[0] / v[4];
+  r.rlLoss = v[1] / world;  // 'sum': the ranks' terms carry the factor world; 'mean': their average
+  r.meanReturn = v[2] / (static_cast<double>(m) * v[4]);
+  r.correct = static_cast<int64_t>(v[3]);
+  r.gateExec.assign(v.begin() + 6, v.begin() + 6 + m);
   return r;
 }
 

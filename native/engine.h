@@ -3,6 +3,7 @@
 #pragma once
 #include "pch.h"
 #include "architecture.h"
+#include "distributed.h"
 #include "skipnet_model.h"
 
 #include <map>
@@ -49,6 +50,12 @@ struct HrlArgs {
   bool meanOverBatch = false;      // false: sum over the batch, as the CIFAR code effectively does
   bool movingBaseline = false;     // subtract a per-gate moving average of the returns
   double baselineMomentum = 0.9;
+  // Self-critical baseline: subtract the returns of the greedy policy (a block runs when
+  // p > 0.5) on the same batch, computed in an extra forward without gradient.
+  bool selfCriticalBaseline = false;
+  // Run each gated block only on the samples whose sampled action executes it (see
+  // SkipNetImpl::forwardMasked for the batch-norm difference). false: the reference's masking.
+  bool skipCompute = false;
   uint64_t sampleSeed = 0;  // actions of step s come from a generator seeded with (seed, s)
 };
 
@@ -85,6 +92,13 @@ class Engine {
   void importWeights(const std::vector<NamedTensor>& entries);
   void importOptimizer(const std::vector<NamedTensor>& entries);
 
+  // Data parallel (distributed.h): copies rank 0's parameters and buffers to this rank, then
+  // every trainStep/hrlStep averages its gradients over the group before the optimizer step
+  // and returns group-wide metrics. Batch-norm running statistics stay per rank (as the
+  // reference's DataParallel, where only the first replica's survive).
+  void attachDistributed(std::unique_ptr<Distributed> group);
+  Distributed* distributed() const { return dist_.get(); }
+
  private:
   torch::Tensor toInput(const BatchView& batch) const;
   torch::Tensor toLabels(const BatchView& batch) const;
@@ -95,6 +109,8 @@ class Engine {
     torch::Tensor ce, actions, probs, returns, advantages, rl, total;
   };
   HrlPass hrlForwardBackward(const BatchView& batch, const HrlArgs& hrl, const Sampling& sampling);
+  HrlResult hrlStepDistributed(const BatchView& batch, const SgdArgs& sgd, const HrlArgs& hrl, const Sampling& sampling);
+  void reduceTrainMetrics(TrainResult& r);
   void snapshotBuffers();
   void finishInspection(std::vector<NamedTensor>& out);
   void restoreBuffers();
@@ -111,6 +127,7 @@ class Engine {
   std::vector<torch::Tensor> momentum_;  // undefined until the first step, as torch.optim.SGD
   torch::Tensor returnBaseline_;         // (M, 1) moving average of the returns, when used
   std::map<std::pair<int64_t, int64_t>, MacTable> macCache_;
+  std::unique_ptr<Distributed> dist_;  // set by attachDistributed; null in a single process
 };
 
 // "cpu", "cuda", "cuda:N"; throws SkipNetError(ERR_CUDA_UNAVAILABLE / ERR_BAD_ARG).

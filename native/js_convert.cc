@@ -155,11 +155,40 @@ HrlArgs hrlFromJs(const Napi::Value& value) {
   if (reduction != "sum" && reduction != "mean") bad("reduction must be 'sum' or 'mean', got '" + reduction + "'");
   h.meanOverBatch = reduction == "mean";
   const auto baseline = stringField(o, "baseline");
-  if (baseline != "none" && baseline != "moving-average") bad("baseline must be 'none' or 'moving-average', got '" + baseline + "'");
+  if (baseline != "none" && baseline != "moving-average" && baseline != "self-critical") {
+    bad("baseline must be 'none', 'moving-average' or 'self-critical', got '" + baseline + "'");
+  }
   h.movingBaseline = baseline == "moving-average";
+  h.selfCriticalBaseline = baseline == "self-critical";
+  if (!o.Get("execution").IsUndefined()) {
+    const auto execution = stringField(o, "execution");
+    if (execution != "mask" && execution != "skip") bad("execution must be 'mask' or 'skip', got '" + execution + "'");
+    h.skipCompute = execution == "skip";
+  }
   if (!o.Get("baselineMomentum").IsUndefined()) h.baselineMomentum = numberField(o, "baselineMomentum", 0, 1);
   h.sampleSeed = static_cast<uint64_t>(intField(o, "sampleSeed", 0, 9007199254740991.0));
   return h;
+}
+
+DistributedOptions distributedFromJs(const Napi::Value& value) {
+  DistributedOptions d;
+  if (value.IsUndefined() || value.IsNull()) return d;
+  auto o = objectArg(value, "distributed options");
+  auto has = [&](const char* key) { return !o.Get(key).IsUndefined(); };
+  if (has("backend")) d.backend = stringField(o, "backend");
+  if (has("rank")) d.rank = static_cast<int>(intField(o, "rank", 0, 1 << 30));
+  if (has("worldSize")) d.worldSize = static_cast<int>(intField(o, "worldSize", 1, 1 << 30));
+  if (has("localRank")) d.localRank = static_cast<int>(intField(o, "localRank", 0, 1 << 30));
+  if (has("masterAddr")) d.masterAddr = stringField(o, "masterAddr");
+  if (has("masterPort")) d.masterPort = static_cast<int>(intField(o, "masterPort", 1, 65535));
+  if (has("timeoutMs")) d.timeoutMs = intField(o, "timeoutMs", 1, 1e10);
+  if (has("collectiveTimeoutMs")) d.collectiveTimeoutMs = intField(o, "collectiveTimeoutMs", 1, 1e10);
+  if (has("bucketMb")) d.bucketMb = numberField(o, "bucketMb", 1e-3, 1e4);
+  if (has("overlap")) {
+    if (!o.Get("overlap").IsBoolean()) bad("overlap must be a boolean");
+    d.overlap = o.Get("overlap").As<Napi::Boolean>().Value();
+  }
+  return d;
 }
 
 torch::Tensor tensorFromJs(const Napi::Value& v, const std::vector<int64_t>& shape, const char* name) {

@@ -30,6 +30,8 @@ ModelSpec specFromJs(const Napi::Value& value);
 OwnedBatch batchFromJs(const Napi::Value& value);
 SgdArgs sgdFromJs(const Napi::Value& value);
 HrlArgs hrlFromJs(const Napi::Value& value);
+// Data-parallel options; fields left out stay unset for resolveDistributedOptions.
+DistributedOptions distributedFromJs(const Napi::Value& value);
 // A float tensor from a JS typed array with the given shape (Float32Array or Float64Array).
 torch::Tensor tensorFromJs(const Napi::Value& value, const std::vector<int64_t>& shape, const char* name);
 double numberFromJs(const Napi::Value& value, const char* name, double lo, double hi);

@@ -5,6 +5,8 @@
     'architecture.cc',
     'skipnet_model.cc',
     'engine.cc',
+    'distributed.cc',
+    'gradient_sync.cc',
     'js_convert.cc',
     'worker.cc',
     'addon.cc',

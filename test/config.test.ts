@@ -115,7 +115,7 @@ describe('parseConfig errors name each bad field', () => {
   it('checks source fields per kind and array indices', () => {
     const err = configError({ data: { source: { kind: 'synthetic', channels: 2 } }, schedule: { milestones: [100, -5] } });
     expect(issuePaths(err).sort()).toEqual(['data.source.channels', 'schedule.milestones[1]']);
-    expect(configError({ data: { source: { kind: 'svhn', root: '/x' } } }).issues[0]!.path).toBe('data.source.kind');
+    expect(configError({ data: { source: { kind: 'mnist', root: '/x' } } }).issues[0]!.path).toBe('data.source.kind');
   });
 
   it('checks warm-up against the run length and Nesterov against momentum', () => {

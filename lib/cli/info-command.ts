@@ -36,6 +36,7 @@ export function registerInfo(program: Command): void {
         cudaDevices: versions?.cudaDevices ?? null,
         addonPath: where.path,
         libtorchPath: versions?.libtorchPath ?? null,
+        distributed: versions?.distributedBackends ?? null,
         error: loadError ?? where.error,
       };
 
@@ -50,6 +51,7 @@ export function registerInfo(program: Command): void {
           ['CUDA', report.cuda === null ? '?' : report.cuda ? `yes, ${report.cudaDevices} device(s)` : 'no (CPU build or no GPU)'],
           ['addon', report.addonPath ?? 'not found'],
           ['libtorch path', report.libtorchPath ?? '?'],
+          ['data parallel', report.distributed === null ? '?' : report.distributed.length ? report.distributed.join(', ') : 'no (LibTorch without c10d/Gloo)'],
         ];
         process.stdout.write(formatTable(rows, '') + '\n');
         if (report.error) process.stdout.write(`\naddon did not load:\n${report.error}\n`);

@@ -6,6 +6,7 @@ import { isSkipNetError } from '../errors.js';
 import { packageVersion } from '../train/version.js';
 import { registerEval } from './eval-command.js';
 import { registerInfo } from './info-command.js';
+import { registerLaunch } from './launch-command.js';
 import { registerPredict } from './predict-command.js';
 import { registerPresets } from './presets-command.js';
 import { registerReport } from './report-command.js';
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerPredict(program);
   registerInfo(program);
   registerPresets(program);
+  registerLaunch(program);
   registerReport(program);
   return program;
 }

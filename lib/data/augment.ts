@@ -1,4 +1,5 @@
-// CIFAR training augmentation on uint8 HWC images, as torchvision's
+// CIFAR training augmentation on uint8 HWC images (the ImageNet one, which needs the encoded
+// file, is in imagenet-preprocess.ts), as torchvision's
 // RandomCrop(size, padding=4) (zero padding) followed by RandomHorizontalFlip(p=0.5):
 //   padded = pad(img, 4 px of 0 on every side); crop (dy, dx) with dy, dx uniform in [0, 2*pad];
 //   then mirror left-right with probability 0.5.
@@ -88,7 +89,11 @@ export function augmentImage(
     dst.set(src.subarray(srcOff, srcOff + h * w * c), dstOff);
   } else if (aug === 'cifar') {
     cropFlip(src, srcOff, dst, dstOff, h, w, c, drawCropFlip(rng), CIFAR_PAD);
+  } else if (aug === 'imagenet') {
+    // RandomResizedCrop changes the image size and needs the source file: it runs in the
+    // decoder (lib/data/imagenet-preprocess.ts), never on in-memory pixels.
+    throw new Error("augmentation 'imagenet' runs while decoding image files (lib/data/encoded.ts), not on in-memory images");
   } else {
-    throw new Error(`unknown augmentation ${JSON.stringify(aug)} (expected 'none' or 'cifar')`);
+    throw new Error(`unknown augmentation ${JSON.stringify(aug)} (expected 'none', 'cifar' or 'imagenet')`);
   }
 }

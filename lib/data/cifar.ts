@@ -58,7 +58,7 @@ export async function readCifar10(root: string, split: Split): Promise<MemoryDat
   const dir = await resolveBinDir(root, 'cifar-10-batches-bin', names[0]);
   const howTo =
     `Download the binary version (${CIFAR10_URL}) and run \`tar xzf cifar-10-binary.tar.gz\` in ${root}, ` +
-    `which creates cifar-10-batches-bin/ holding data_batch_1..5.bin and test_batch.bin.`;
+    `which creates cifar-10-batches-bin/ holding data_batch_1..5.bin and test_batch.bin (or set data.source.download to true).`;
   if (!dir) {
     throw new Error(
       `${what}: cannot find ${names.join(', ')} in ${root} or ${path.join(root, 'cifar-10-batches-bin')}. ${howTo}`,
@@ -112,7 +112,7 @@ export async function readCifar100(root: string, split: Split, opts: Cifar100Opt
     throw new Error(
       `${what}: cannot find ${name} in ${root} or ${path.join(root, 'cifar-100-binary')}. ` +
         `Download the binary version (${CIFAR100_URL}) and run \`tar xzf cifar-100-binary.tar.gz\` in ${root}, ` +
-        `which creates cifar-100-binary/ holding train.bin and test.bin.`,
+        `which creates cifar-100-binary/ holding train.bin and test.bin (or set data.source.download to true).`,
     );
   }
   const file = path.join(dir, name);

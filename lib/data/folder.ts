@@ -2,6 +2,8 @@
 // images may sit in nested folders under the class folder, e.g. Tiny ImageNet's <wnid>/images/).
 // Images are decoded with sharp (libvips, on libuv's thread pool) to 8-bit RGB HWC, held in
 // memory, and the decoded array is cached on disk so that the next open is a single file read.
+// readImageList decodes an explicit file list the same way, for layouts whose labels do not come
+// from class folders (ImageNet's flat val/ folder, Tiny ImageNet's val_annotations.txt).
 import { createHash, randomBytes } from 'node:crypto';
 import { promises as fsp, readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
@@ -9,7 +11,8 @@ import path from 'node:path';
 import sharp from 'sharp';
 import type { Split } from './types.js';
 import { MemoryDataset } from './memory.js';
-import { isDir, mapLimit, skipnetCacheDir, yieldToLoop } from './util.js';
+import { SkipNetError } from '../errors.js';
+import { dataError, isDir, mapLimit, skipnetCacheDir, yieldToLoop } from './util.js';
 
 export { IMAGE_EXTENSIONS } from './image-files.js';
 import { byCodeUnit, collectImages, IMAGE_EXTENSIONS } from './image-files.js';
@@ -69,18 +72,27 @@ class FolderMemoryDataset extends MemoryDataset implements FolderDataset {
   }
 }
 
-interface Listing {
-  splitDir: string;
+/** An explicit list of labelled image files to decode (see readImageList). */
+export interface ImageList {
+  /** Dataset name, e.g. 'imagenet-train'. */
+  name: string;
+  /** The split (part of the decode-cache key). */
+  split: Split;
+  /** The folder the files sit under: the decode cache stores file paths relative to it. */
+  baseDir: string;
   classNames: string[];
-  files: string[]; // absolute
+  /** Absolute paths, in dataset order. */
+  files: string[];
+  /** One class index per file. */
   labels: number[];
+  /** How error messages name the dataset (default 'folder dataset'). */
+  what?: string;
 }
 
-
-async function listFolder(root: string, split: Split): Promise<Listing> {
+async function listFolder(root: string, split: Split): Promise<ImageList> {
   const splitDir = path.join(root, split);
   if (!(await isDir(splitDir))) {
-    throw new Error(
+    throw dataError(
       `folder dataset: ${splitDir} does not exist or is not a folder (expected layout ${root}/{train,test}/<class>/*.jpg|png)`,
     );
   }
@@ -89,7 +101,7 @@ async function listFolder(root: string, split: Split): Promise<Listing> {
     .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
     .map((e) => e.name)
     .sort(byCodeUnit);
-  if (classNames.length === 0) throw new Error(`folder dataset: ${splitDir} has no class folders (expected ${splitDir}/<class>/*.jpg|png)`);
+  if (classNames.length === 0) throw dataError(`folder dataset: ${splitDir} has no class folders (expected ${splitDir}/<class>/*.jpg|png)`);
   const files: string[] = [];
   const labels: number[] = [];
   for (let c = 0; c < classNames.length; c++) {
@@ -97,21 +109,21 @@ async function listFolder(root: string, split: Split): Promise<Listing> {
     const found: string[] = [];
     await collectImages(classDir, found);
     if (found.length === 0) {
-      throw new Error(`folder dataset: class folder ${classDir} has no images (${IMAGE_EXTENSIONS.join(', ')})`);
+      throw dataError(`folder dataset: class folder ${classDir} has no images (${IMAGE_EXTENSIONS.join(', ')})`);
     }
     for (const f of found) {
       files.push(f);
       labels.push(c);
     }
   }
-  return { splitDir, classNames, files, labels };
+  return { name: `${path.basename(path.resolve(root))}-${split}`, split, baseDir: splitDir, classNames, files, labels };
 }
 
 function targetSize(size: FolderOptions['size']): [number, number] | null {
   if (size === undefined) return null;
   const [h, w] = typeof size === 'number' ? [size, size] : size;
   if (!Number.isInteger(h) || !Number.isInteger(w) || h < 1 || w < 1) {
-    throw new Error(`folder dataset: size must be a positive integer or [height, width], got ${JSON.stringify(size)}`);
+    throw new SkipNetError('ERR_BAD_ARG', `folder dataset: size must be a positive integer or [height, width], got ${JSON.stringify(size)}`);
   }
   return [h, w];
 }
@@ -133,9 +145,9 @@ interface CacheHeader {
   skipped: SkippedImage[];
 }
 
-async function cacheKey(listing: Listing, split: Split, size: [number, number] | null, fit: string): Promise<string> {
+async function cacheKey(listing: ImageList, size: [number, number] | null, fit: string): Promise<string> {
   const h = createHash('sha256');
-  h.update(`skipnet-folder-cache v${CACHE_VERSION}\n${path.resolve(listing.splitDir)}\n${split}\n`);
+  h.update(`skipnet-folder-cache v${CACHE_VERSION}\n${path.resolve(listing.baseDir)}\n${listing.split}\n`);
   h.update(`size=${size ? size.join('x') : 'native'} fit=${fit} n=${listing.files.length}\n`);
   h.update(`sharp=${sharp.versions.sharp} vips=${sharp.versions.vips}\n`);
   // statSync in chunks is ~4x faster than fs.promises.stat for many small files; yielding between
@@ -146,7 +158,7 @@ async function cacheKey(listing: Listing, split: Split, size: [number, number] |
     if (i > 0 && i % 2000 === 0) await yieldToLoop();
     const st = statSync(listing.files[i]);
     total += st.size;
-    stats[i] = `${path.relative(listing.splitDir, listing.files[i])}\t${listing.labels[i]}\t${st.size}\t${st.mtimeMs}\n`;
+    stats[i] = `${path.relative(listing.baseDir, listing.files[i])}\t${listing.labels[i]}\t${st.size}\t${st.mtimeMs}\n`;
   }
   for (const s of stats) h.update(s);
   h.update(`total=${total}\n`);
@@ -312,29 +324,39 @@ async function decodeGroup(inputs: Buffer[], width: number, height: number): Pro
 
 /** Open root/<split>/<class>/... as an in-memory RGB dataset (uint8 HWC). */
 export async function readImageFolder(root: string, split: Split, opts: FolderOptions = {}): Promise<FolderDataset> {
+  return readImageList(await listFolder(root, split), opts);
+}
+
+/** Decode an explicit list of labelled image files into an in-memory RGB dataset (uint8 HWC), cached like a folder. */
+export async function readImageList(listing: ImageList, opts: FolderOptions = {}): Promise<FolderDataset> {
   const size = targetSize(opts.size);
   const fit = opts.resizeFit ?? 'fill';
   const concurrency = Math.max(1, Math.floor(opts.concurrency ?? defaultDecodeConcurrency()));
-  const listing = await listFolder(root, split);
-  const name = `${path.basename(path.resolve(root))}-${split}`;
+  const { name } = listing;
+  const what = listing.what ?? 'folder dataset';
+  if (listing.files.length !== listing.labels.length) {
+    throw new SkipNetError('ERR_BAD_ARG', `${what}: ${listing.files.length} files but ${listing.labels.length} labels`);
+  }
+  if (listing.files.length === 0) throw dataError(`${what}: no images to read for ${name} (under ${listing.baseDir})`);
   const useCache = opts.cache !== false;
   let cacheFile: string | null = null;
   let key = '';
   if (useCache) {
-    key = await cacheKey(listing, split, size, fit);
+    key = await cacheKey(listing, size, fit);
     cacheFile = path.join(opts.cacheDir ?? skipnetCacheDir(), 'decoded', `${key}.bin`);
     const hit = await readCache(cacheFile, key);
     if (hit) {
       const { header } = hit;
       if (header.skipped.length > 0 && !opts.skipBad) {
         const s = header.skipped[0];
-        throw new Error(`folder dataset: cannot decode ${s.file}: ${s.reason} (pass skipBad: true to skip bad images)`);
+        throw dataError(`${what}: cannot decode ${s.file}: ${s.reason} (pass skipBad: true to skip bad images)`);
       }
+      // Class names come from the listing (the key covers files and labels, not the names).
       return new FolderMemoryDataset(
-        { name, height: header.height, width: header.width, channels: 3, classNames: header.classNames, labels: hit.labels, pixels: hit.pixels },
+        { name, height: header.height, width: header.width, channels: 3, classNames: listing.classNames, labels: hit.labels, pixels: hit.pixels },
         {
           skipped: header.skipped,
-          files: header.files.map((f) => path.join(listing.splitDir, f)),
+          files: header.files.map((f) => path.join(listing.baseDir, f)),
           fromCache: true,
           cacheFile,
         },
@@ -354,8 +376,8 @@ export async function readImageFolder(root: string, split: Split, opts: FolderOp
       dimsFrom = listing.files[i];
     }
     if (r.height !== dims[0] || r.width !== dims[1]) {
-      throw new Error(
-        `folder dataset: ${listing.files[i]} is ${r.width}x${r.height} (WxH) but ${dimsFrom || 'the requested size'} is ` +
+      throw dataError(
+        `${what}: ${listing.files[i]} is ${r.width}x${r.height} (WxH) but ${dimsFrom || 'the requested size'} is ` +
           `${dims[1]}x${dims[0]}; all images must share one size (pass the size option to resize them)`,
       );
     }
@@ -365,7 +387,7 @@ export async function readImageFolder(root: string, split: Split, opts: FolderOp
   };
   const fail = (i: number, e: unknown): void => {
     const reason = (e as Error)?.message ?? String(e);
-    if (!opts.skipBad) throw new Error(`folder dataset: cannot decode ${listing.files[i]}: ${reason}`);
+    if (!opts.skipBad) throw dataError(`${what}: cannot decode ${listing.files[i]}: ${reason}`, e);
     skipped.push({ file: listing.files[i], reason });
   };
 
@@ -437,7 +459,7 @@ export async function readImageFolder(root: string, split: Split, opts: FolderOp
     opts.onProgress?.(done, n);
   });
   opts.onProgress?.(n, n);
-  if (!dims || !pixels) throw new Error(`folder dataset: no image under ${listing.splitDir} could be decoded`);
+  if (!dims || !pixels) throw dataError(`${what}: no image under ${listing.baseDir} could be decoded`);
   const [h, w] = dims as [number, number];
   const imageBytes = h * w * 3;
   let px: Uint8Array = pixels;
@@ -466,7 +488,7 @@ export async function readImageFolder(root: string, split: Split, opts: FolderOp
       width: w,
       channels: 3,
       classNames: listing.classNames,
-      files: files.map((f) => path.relative(listing.splitDir, f)),
+      files: files.map((f) => path.relative(listing.baseDir, f)),
       skipped,
     };
     try {

@@ -1,6 +1,12 @@
 // Batch loader over an ImageDataset: per-epoch shuffling from (seed, epoch), DistributedSampler-style
-// sharding, optional CIFAR augmentation, and a prefetch queue so that assembling batch t+1 overlaps
+// sharding, optional augmentation, and a prefetch queue so that assembling batch t+1 overlaps
 // with the consumer awaiting the native step for batch t.
+//
+// In-memory datasets are copied (and CIFAR-augmented) here in chunks. Datasets of encoded files
+// (lib/data/encoded.ts, they have decodeImages) are decoded per batch on libuv's thread pool:
+// while the native step of batch t runs on its own thread, batches t+1..t+prefetch decode.
+// Memory stays bounded by (prefetch + 1) batches plus the images in flight.
+import { SkipNetError } from '../errors.js';
 import type { Augmentation, Batch, ImageDataset } from './types.js';
 import { augmentImage } from './augment.js';
 import { Rng, mixSeed } from './rng.js';
@@ -55,7 +61,23 @@ export class BatchLoader {
     if (!Number.isInteger(prefetch) || prefetch < 0) throw new Error(`BatchLoader: prefetch must be a non-negative integer, got ${prefetch}`);
     if (dataset.size < 1) throw new Error(`BatchLoader: dataset ${dataset.name} is empty`);
     const augment = opts.augment ?? 'none';
-    if (augment !== 'none' && augment !== 'cifar') throw new Error(`BatchLoader: unknown augmentation ${JSON.stringify(augment)}`);
+    if (augment !== 'none' && augment !== 'cifar' && augment !== 'imagenet') {
+      throw new Error(`BatchLoader: unknown augmentation ${JSON.stringify(augment)} (expected 'none', 'cifar' or 'imagenet')`);
+    }
+    if (augment === 'imagenet' && !dataset.decodeImages) {
+      throw new SkipNetError(
+        'ERR_CONFIG',
+        `augmentation 'imagenet' (RandomResizedCrop 224 + flip) works on image files decoded per batch, but dataset ${dataset.name} ` +
+          `holds ${dataset.height}x${dataset.width} images in memory; use an ImageNet-style file source, or data.augment 'cifar' or 'none'`,
+      );
+    }
+    if (augment === 'cifar' && dataset.decodeImages) {
+      throw new SkipNetError(
+        'ERR_CONFIG',
+        `augmentation 'cifar' needs fixed-size in-memory images, but dataset ${dataset.name} decodes image files of any size per batch; ` +
+          `use data.augment 'imagenet' (training) or 'none' (resize 256 + centre crop 224)`,
+      );
+    }
     this.dataset = dataset;
     this.batchSize = batchSize;
     this.shuffle = opts.shuffle ?? true;
@@ -93,6 +115,11 @@ export class BatchLoader {
 
   resetStats(): void {
     this.waitMs = 0;
+  }
+
+  /** Bad image files the dataset skipped so far (data.badFiles 'skip'); 0 for in-memory datasets. */
+  get skippedFiles(): number {
+    return this.dataset.skippedFiles ?? 0;
   }
 
   /** Epoch and batch index of the batch the next call to next() returns. */
@@ -136,6 +163,7 @@ export class BatchLoader {
 
   /** Assemble batch `batch` of `epoch`, yielding to the event loop between chunks. */
   async buildBatch(epoch: number, batch: number): Promise<Batch> {
+    if (this.dataset.decodeImages) return this.decodeBatch(epoch, batch);
     const g = this.assembleSteps(epoch, batch);
     for (let r = g.next(); ; r = g.next()) {
       if (r.done) return r.value;
@@ -143,8 +171,11 @@ export class BatchLoader {
     }
   }
 
-  /** Same bytes as buildBatch, synchronously. */
+  /** Same bytes as buildBatch, synchronously (in-memory datasets only). */
   buildBatchSync(epoch: number, batch: number): Batch {
+    if (this.dataset.decodeImages) {
+      throw new SkipNetError('ERR_BAD_ARG', `BatchLoader: dataset ${this.dataset.name} is decoded per batch; use buildBatch/next/epoch, not buildBatchSync`);
+    }
     const g = this.assembleSteps(epoch, batch);
     for (let r = g.next(); ; r = g.next()) if (r.done) return r.value;
   }
@@ -176,8 +207,38 @@ export class BatchLoader {
     return { images, labels, n, height: h, width: w, channels: c, indices };
   }
 
-  /** Queue a build after the ones already queued (builds run one at a time, in order). */
+  /** A batch of an encoded-file dataset: decoded and transformed on libuv's pool. */
+  private async decodeBatch(epoch: number, batch: number): Promise<Batch> {
+    const ds = this.dataset;
+    const indices = this.batchIndices(epoch, batch);
+    const { height: h, width: w, channels: c } = ds;
+    const n = indices.length;
+    const images = new Uint8Array(n * h * w * c);
+    // One stream per sample (same tag as the in-memory path's per-batch stream, plus the slot):
+    // crops and flips depend neither on prefetch timing nor on the order decodes finish in.
+    const used = await ds.decodeImages!({
+      indices,
+      out: images,
+      augment: this.augment,
+      seedOf: (k) => mixSeed(this.seed, 0xa06, epoch, this.rank, batch, k),
+    });
+    // A skipped bad file's slot holds a replacement image: report its index and label.
+    const labels = new Int32Array(n);
+    for (let k = 0; k < n; k++) labels[k] = ds.labels[used[k]];
+    return { images, labels, n, height: h, width: w, channels: c, indices: used };
+  }
+
+  /**
+   * Queue a build after the ones already queued (in-memory builds run one at a time, in order).
+   * Per-batch decoding starts at once: the dataset's first-come-first-served limit keeps the
+   * batches in order while the next one's images fill the pool as the current one's finish.
+   */
   private schedule(epoch: number, batch: number): Promise<Batch> {
+    if (this.dataset.decodeImages) {
+      const d = this.decodeBatch(epoch, batch);
+      d.catch(() => undefined); // errors surface when the batch is awaited
+      return d;
+    }
     const p = this.chain.then(() => this.buildBatch(epoch, batch));
     this.chain = p.catch(() => undefined);
     p.catch(() => undefined); // errors surface when the batch is awaited

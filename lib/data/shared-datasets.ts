@@ -4,15 +4,13 @@
 // Extraction goes into a temporary folder next to the target; a marker file is written only after
 // `tar` exits successfully, and the folder is then renamed into place. A killed extraction leaves
 // only a temporary folder (cleaned up later), never a target that looks complete.
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
+import { extractTarGz } from './tar.js';
 import { isDir, isFile, skipnetCacheDir } from './util.js';
 
-const execFileAsync = promisify(execFile);
 const MARKER = '.skipnet-extracted';
 
 /** The project root: the nearest folder above this module whose package.json is named "skipnet". */
@@ -127,10 +125,9 @@ async function extractOnce(name: string, cacheDir: string): Promise<string | nul
   await fsp.mkdir(tmp);
   try {
     try {
-      await execFileAsync('tar', ['xzf', archive, '-C', tmp], { maxBuffer: 16 * 1024 * 1024 });
+      await extractTarGz(archive, tmp);
     } catch (e) {
-      const err = e as Error & { stderr?: string };
-      throw new Error(`sharedDataset: extracting ${archive} failed: ${err.stderr?.trim() || err.message}`);
+      throw new Error(`sharedDataset: extracting ${archive} failed: ${(e as Error).message}`);
     }
     await fsp.writeFile(path.join(tmp, MARKER), stamp);
     // Another process may have finished first; an incomplete or outdated target is replaced.

@@ -3,6 +3,12 @@
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { SkipNetError } from '../errors.js';
+
+/** The error every reader throws for missing, truncated or inconsistent data (code ERR_DATA). */
+export function dataError(message: string, cause?: unknown): SkipNetError {
+  return new SkipNetError('ERR_DATA', message, cause === undefined ? undefined : { cause });
+}
 
 /** The cache root: $SKIPNET_CACHE, else ~/.cache/skipnet. */
 export function skipnetCacheDir(): string {

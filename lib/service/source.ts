@@ -151,7 +151,12 @@ export function trainingInputSize(
     switch (src.kind) {
       case 'cifar10':
       case 'cifar100':
+      case 'svhn':
         return { height: 32, width: 32, from: `${src.kind} training data` };
+      case 'tiny-imagenet':
+        return { height: 64, width: 64, from: 'tiny-imagenet training data' };
+      case 'imagenet':
+        return { height: src.size ?? 224, width: src.size ?? 224, from: 'imagenet training data' };
       case 'fashion-mnist':
         return { height: 28, width: 28, from: 'fashion-mnist training data' };
       case 'synthetic':
@@ -200,6 +205,14 @@ export async function datasetClassNames(source: DataSourceSpec | undefined, numC
       }
       case 'fashion-mnist':
         return fit([...FASHION_MNIST_CLASSES]);
+      case 'svhn':
+        return fit(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
+      case 'tiny-imagenet': {
+        // The same order as lib/data/tiny-imagenet.ts: wnids.txt less the excluded ones, sorted.
+        const excluded = new Set(source.exclude ?? []);
+        const wnids = (await readNameList(path.join(source.root, 'wnids.txt')))?.filter((w) => !excluded.has(w));
+        return wnids && wnids.length === numClasses ? wnids.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)) : undefined;
+      }
       case 'synthetic':
         return Array.from({ length: numClasses }, (_, k) => `class${k}`);
       case 'folder': {

@@ -18,6 +18,9 @@ export interface BatchLoaderOptions {
   seed: number;
   augment: Augmentation;
   dropLast: boolean;
+  /** Data parallel: this rank's shard of every epoch (default rank 0 of 1). */
+  rank?: number;
+  worldSize?: number;
   /** Where next() starts, e.g. when resuming a run. */
   startEpoch?: number;
   startBatch?: number;

@@ -28,6 +28,8 @@ import type { TrainEvent, TrainSummary } from './events.js';
 import type { EvalMetrics } from './metrics.js';
 import { TrainMeter } from './metrics.js';
 import { checkSplitsMatch, modelSpecFor } from './model-spec.js';
+import { perRankBatchSize, rankFromEnv, rankSampleSeed } from '../distributed/rank.js';
+import { joinTrainGroup, rankDevice, type TrainGroup } from '../distributed/train-group.js';
 import { learningRate } from './schedule.js';
 import { ensureSharedFolder } from './shared-data.js';
 import { packageVersion } from './version.js';
@@ -45,7 +47,11 @@ export interface TrainOptions {
 
 export async function train(config: RunConfig, opts: TrainOptions = {}): Promise<TrainSummary> {
   const started = performance.now();
-  const emit = (event: TrainEvent) => opts.onEvent?.(event);
+  // Data parallel (`skipnet launch`, torchrun): one process per rank, WORLD_SIZE > 1 in the
+  // environment. Rank 0 alone reports, evaluates and writes files; every rank trains.
+  const ranks = rankFromEnv();
+  const isRoot = !ranks || ranks.rank === 0;
+  const emit = (event: TrainEvent) => isRoot && opts.onEvent?.(event);
   const { outDir } = config;
   const totalSteps = config.schedule.steps;
 
@@ -56,7 +62,8 @@ export async function train(config: RunConfig, opts: TrainOptions = {}): Promise
   // Load the addon before touching the disk: a broken install should leave no empty run folder.
   const backend = opts.backend ?? (await loadBackend());
   const data = opts.data ?? (await loadDataApi());
-  await prepareOutDir(outDir, resumeDir);
+  const rankBatch = ranks ? perRankBatchSize(config.data.batchSize, ranks.worldSize) : config.data.batchSize;
+  await prepareOutDir(outDir, resumeDir, isRoot); // every rank checks; rank 0 creates it
 
   // ---- data
   await ensureSharedFolder(config.data.source);
@@ -66,8 +73,10 @@ export async function train(config: RunConfig, opts: TrainOptions = {}): Promise
 
   // ---- model
   const spec = modelSpecFor(config, trainSet);
+  if (ranks) spec.device = rankDevice(spec.device, ranks.localRank, backend.versions().cudaDevices ?? 0);
   const libtorch = backend.versions().libtorch;
   const model = backend.createModel(spec);
+  let group: TrainGroup | null = null;
   try {
     const info = model.info(trainSet.height, trainSet.width);
     let step = 0; // optimizer steps completed
@@ -82,17 +91,23 @@ export async function train(config: RunConfig, opts: TrainOptions = {}): Promise
       await loadCheckpoint(initDir, model, { optimizer: false });
       if (config.stage === 'hrl' && config.hrl.sharpen !== 1) await model.sharpenGate(config.hrl.sharpen);
     }
-    await writeFile(path.join(outDir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+    // Every rank read the same files; joining copies rank 0's weights to all of them anyway.
+    if (ranks) group = await joinTrainGroup(model, config, ranks);
+    if (isRoot) await writeFile(path.join(outDir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
 
     // Shuffled epochs, continuing across epoch boundaries; the last partial batch is
     // dropped (as the reference does for RNN gates). A resumed run restarts at the same
     // epoch and batch, so it sees the batches an uninterrupted run would have.
+    // With ranks, config.data.batchSize is the global batch: each rank takes its share of it
+    // from its own shard of every epoch (DistributedSampler order).
     const loaderOpts = {
-      batchSize: config.data.batchSize,
+      batchSize: rankBatch,
       shuffle: true,
       seed: config.seed,
       augment: config.data.augment,
       dropLast: true,
+      rank: ranks?.rank ?? 0,
+      worldSize: ranks?.worldSize ?? 1,
     };
     let loader = new data.BatchLoader(trainSet, loaderOpts);
     if (step > 0) {
@@ -101,7 +116,9 @@ export async function train(config: RunConfig, opts: TrainOptions = {}): Promise
     }
 
     const metricsFile = path.join(outDir, 'metrics.jsonl');
-    const record = (rec: object) => appendFile(metricsFile, JSON.stringify(rec) + '\n');
+    const record = async (rec: object) => {
+      if (isRoot) await appendFile(metricsFile, JSON.stringify(rec) + '\n');
+    };
     const stateAt = (stepNow: number, metrics: EvalMetrics | null): CheckpointState => ({
       version: CHECKPOINT_VERSION,
       step: stepNow,
@@ -116,8 +133,19 @@ export async function train(config: RunConfig, opts: TrainOptions = {}): Promise
     let lastDir: string | null = resumeDir;
     let bestDir: string | null = null;
 
-    // Evaluate on the test set, then checkpoint last/ (and best/ when top-1 improved).
+    // Evaluate on the test set, then checkpoint last/ (and best/ when top-1 improved). With
+    // ranks, rank 0 does it while the others wait, then they all continue with its result.
     const evaluateAndSave = async (): Promise<EvalMetrics> => {
+      if (group) {
+        const root = await group.fromRoot(isRoot ? { metrics: await evaluateOnRoot(), lastDir, bestDir } : undefined);
+        ({ lastDir, bestDir } = root);
+        lastEval = root.metrics;
+        if (bestTop1 === null || root.metrics.top1 > bestTop1) bestTop1 = root.metrics.top1;
+        return root.metrics;
+      }
+      return evaluateOnRoot();
+    };
+    const evaluateOnRoot = async (): Promise<EvalMetrics> => {
       const t = performance.now();
       const metrics = await evaluateModel(model, testSet, {
         threshold: config.threshold,
@@ -169,10 +197,13 @@ export async function train(config: RunConfig, opts: TrainOptions = {}): Promise
     let pending = step < totalSteps ? prefetch() : null;
 
     while (step < totalSteps) {
-      if (opts.signal?.aborted) {
+      // Ranks see a Ctrl-C at different steps: they agree on it, so all stop at the same one.
+      const stop = group ? await group.agreeToStop(Boolean(opts.signal?.aborted)) : opts.signal?.aborted;
+      if (stop) {
         // metrics: null, since the last evaluation describes an earlier step than these weights.
-        lastDir = await saveCheckpoint(outDir, 'last', model, stateAt(step, null));
-        emit({ type: 'checkpoint', step, name: 'last', dir: lastDir });
+        if (isRoot) lastDir = await saveCheckpoint(outDir, 'last', model, stateAt(step, null));
+        if (group) lastDir = await group.fromRoot(lastDir);
+        emit({ type: 'checkpoint', step, name: 'last', dir: lastDir! });
         throw new SkipNetError('ERR_ABORTED', `training stopped at step ${step}/${totalSteps}; saved ${lastDir} (continue with --resume ${outDir})`);
       }
 
@@ -182,8 +213,10 @@ export async function train(config: RunConfig, opts: TrainOptions = {}): Promise
       windowWaitMs += performance.now() - waitStart;
       // The addon copies the batch when trainStep is called, so the loader may refill
       // its buffers for the next batch while this step computes.
-      const stepDone =
-        config.stage === 'hrl' ? model.hrlStep(batch, { ...optimizer, lr }, hrlArgs(config, info.gatedBlocks, step)) : model.trainStep(batch, { ...optimizer, lr });
+      const hrl = config.stage === 'hrl' ? hrlArgs(config, info.gatedBlocks, step) : null;
+      // Each rank samples its own shard's actions from its own stream (rank 0: the single-process one).
+      if (hrl && group) hrl.sampleSeed = rankSampleSeed(hrl.sampleSeed, group.rank);
+      const stepDone = hrl ? model.hrlStep(batch, { ...optimizer, lr }, hrl) : model.trainStep(batch, { ...optimizer, lr });
       pending = step + 1 < totalSteps ? prefetch() : null;
       const r = await stepDone;
 
@@ -211,6 +244,7 @@ export async function train(config: RunConfig, opts: TrainOptions = {}): Promise
           gateExecRates: w.gateExecRates,
           imgPerSec: w.images / ((now - windowStart) / 1000),
           dataWaitMs: windowWaitMs,
+          skippedFiles: trainSet.skippedFiles ?? 0, // bad image files skipped so far (data.badFiles 'skip')
           elapsedSeconds: (now - started) / 1000,
         };
         emit(event);
@@ -254,7 +288,7 @@ export async function train(config: RunConfig, opts: TrainOptions = {}): Promise
         gatedBlocks: info.gatedBlocks,
       },
     };
-    await writeFile(path.join(outDir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
+    if (isRoot) await writeFile(path.join(outDir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
     emit({ type: 'done', summary });
     return summary;
   } finally {
@@ -266,7 +300,6 @@ async function isDir(p: string): Promise<boolean> {
   return stat(p).then((s) => s.isDirectory(), () => false);
 }
 
-/** A fresh run must not silently overwrite another run's checkpoints. */
 /** The HRL step's arguments; a step's sampled actions depend only on (seed, step), so a
  *  resumed run samples what the uninterrupted run would have. */
 function hrlArgs(config: RunConfig, gatedBlocks: number, step: number): HrlArgs {
@@ -279,18 +312,20 @@ function hrlArgs(config: RunConfig, gatedBlocks: number, step: number): HrlArgs 
     reduction: h.reduction,
     baseline: h.baseline,
     baselineMomentum: h.baselineMomentum,
+    execution: h.execution,
     sampleSeed: config.seed * 1_000_003 + step,
   };
 }
 
-async function prepareOutDir(outDir: string, resumeDir: string | null): Promise<void> {
+/** A fresh run must not silently overwrite another run's checkpoints. */
+async function prepareOutDir(outDir: string, resumeDir: string | null, create = true): Promise<void> {
   if (!resumeDir && (await isDir(path.join(outDir, 'last')))) {
     throw new SkipNetError(
       'ERR_CONFIG',
       `${outDir} already holds a run (${path.join(outDir, 'last')}); continue it with --resume ${outDir}, or pick another --out`,
     );
   }
-  await mkdir(outDir, { recursive: true });
+  if (create) await mkdir(outDir, { recursive: true });
 }
 
 /** Weights only fit the architecture they were trained with. */

@@ -1,0 +1,96 @@
+// The HRL options beyond the reference: the self-critical baseline (advantage = sampled
+// returns - greedy returns on the same batch) and execution 'skip' (each gated block runs
+// only on the samples whose action executes it).
+import { afterAll, describe, expect, it } from 'vitest';
+import type { HrlArgs } from '../../lib/binding-types.js';
+import { batch, disposeModels, editWeights, f64, get, tensorsOf, trackedModel } from './helpers.js';
+
+afterAll(disposeModels);
+
+const base: HrlArgs = { alpha: 2, beta: 1, gamma: 1, rlWeight: 0.5, reduction: 'sum', baseline: 'none', sampleSeed: 1 };
+const n = 6;
+
+describe('self-critical baseline', () => {
+  it('d/d(proj bias) = -w * sum (G - G_greedy)(a - p), with G_greedy the returns of the greedy path', async () => {
+    const model = trackedModel({ depth: 8, gate: 'rnn', dtype: 'float64', seed: 4 });
+    const x = batch(8, n);
+    const m = 2;
+    const inspect = async (args: Partial<HrlArgs>, actions: Float64Array) => {
+      const out = tensorsOf(await model.inspectHrl(x, { ...base, ...args }, actions));
+      return (k: string) => f64(out.get(k)!);
+    };
+    // The greedy path: gate i's decision depends only on decisions before it, so
+    // thresholding the probabilities of the previous guess M + 1 times reaches it.
+    let greedy = new Float64Array(m * n).fill(1);
+    for (let it = 0; it <= m; it++) greedy = Float64Array.from((await inspect({}, greedy))('probs'), (p) => (p > 0.5 ? 1 : 0));
+    const greedyReturns = (await inspect({}, greedy))('returns');
+
+    const actions = Float64Array.from([1, 0, 1, 0, 0, 1, 0, 0, 1, 1, 0, 1]);
+    const got = await inspect({ baseline: 'self-critical' }, actions);
+    const p = got('probs'), g = got('returns');
+    let expected = 0;
+    for (let i = 0; i < m * n; i++) expected += (g[i]! - greedyReturns[i]!) * (actions[i]! - p[i]!);
+    expected *= -base.rlWeight;
+    expect(Math.abs(expected)).toBeGreaterThan(1e-4); // the baseline changes something measurable
+    expect(got('grad.gate.proj.bias')[0]).toBeCloseTo(expected, 10);
+    // Without the baseline the gradient is a different number.
+    const plain = await inspect({}, actions);
+    expect(Math.abs(plain('grad.gate.proj.bias')[0]! - expected)).toBeGreaterThan(1e-6);
+  });
+});
+
+describe("execution 'skip'", () => {
+  const x = batch(9, n);
+  async function inspect(
+    execution: 'mask' | 'skip',
+    actions: Float64Array,
+    edit?: (w: Map<string, { dtype: string; data: Uint8Array }>) => void,
+    args: Partial<HrlArgs> = {},
+  ) {
+    const model = trackedModel({ depth: 14, gate: 'rnn', dtype: 'float64', seed: 6 });
+    if (edit) await editWeights(model, edit as never);
+    const out = tensorsOf(await model.inspectHrl(x, { ...base, ...args, execution }, actions));
+    return (k: string) => f64(out.get(k)!);
+  }
+  const m = 5; // ResNet-14: six blocks, five gated decisions
+
+  it.each([
+    ['every sample runs every block', 1],
+    ['every sample skips every block', 0],
+  ])('equals the masked computation bit for bit when %s', async (_, a) => {
+    const actions = new Float64Array(m * n).fill(a);
+    const [mask, skip] = [await inspect('mask', actions), await inspect('skip', actions)];
+    for (const k of ['logits', 'ce', 'returns', 'grad.blocks.2.conv1.weight', 'grad.gate.proj.weight', 'grad.fc.weight']) {
+      expect(Array.from(skip(k)), k).toEqual(Array.from(mask(k)));
+    }
+  });
+
+  it('with mixed actions, its cross-entropy gradient equals finite differences of its loss', async () => {
+    // rlWeight 0: the REINFORCE surrogate holds the returns constant, which finite
+    // differences of the loss cannot; the gather/scatter path is what is checked here.
+    const ceOnly = { rlWeight: 0 };
+    // Block 2 (gate index 1) runs on samples 0, 2, 5 only.
+    const actions = new Float64Array(m * n).fill(1);
+    [1, 3, 4].forEach((s) => (actions[1 * n + s] = 0));
+    [0, 5].forEach((s) => (actions[3 * n + s] = 0));
+    const loss = (out: (k: string) => Float64Array) => {
+      const ce = out('ce');
+      return ce.reduce((a, b) => a + b, 0) / ce.length + out('rl')[0]!;
+    };
+    const at = await inspect('skip', actions, undefined, ceOnly);
+    const masked = await inspect('mask', actions, undefined, ceOnly);
+    // Batch norm over the executing samples only: not the masked computation's numbers.
+    expect(Math.abs(loss(at) - loss(masked))).toBeGreaterThan(1e-9);
+    const name = 'blocks.2.conv1.weight';
+    const h = 1e-6;
+    let checked = 0;
+    for (const j of [0, 7, 40, 101]) {
+      const shifted = async (d: number) => loss(await inspect('skip', actions, (w) => (get(w as never, name)[j]! += d), ceOnly));
+      const fd = ((await shifted(h)) - (await shifted(-h))) / (2 * h);
+      const analytic = at(`grad.${name}`)[j]!;
+      expect(Math.abs(fd - analytic)).toBeLessThanOrEqual(1e-5 * Math.abs(analytic) + 1e-8);
+      if (Math.abs(analytic) > 1e-4) checked++;
+    }
+    expect(checked).toBeGreaterThanOrEqual(2);
+  });
+});
