@@ -6,6 +6,7 @@
 //
 //   UV_THREADPOOL_SIZE=2 node --import tsx bench/pipeline-ours.ts --root DIR --images 100 \
 //       --batch 64 --samples 1024 --warmup 2 --threads 2 --output float --placement pool
+//       [--in-flight N]   (images in flight; default 2N, the package's default for pool N)
 //
 // Placements (where the decoding runs), all with --threads N CPUs' worth of decode threads:
 //   pool     the package's loader: sharp calls from the main thread, libuv's pool of N threads
@@ -85,6 +86,7 @@ interface Args {
   output: Output;
   placement: Placement;
   seed: number;
+  inFlight: number | null;
 }
 
 function parse(argv: string[]): Args {
@@ -100,6 +102,7 @@ function parse(argv: string[]): Args {
       output: { type: 'string', default: 'float' },
       placement: { type: 'string', default: 'pool' },
       seed: { type: 'string', default: '0' },
+      'in-flight': { type: 'string' },
     },
     strict: true,
   });
@@ -123,6 +126,7 @@ function parse(argv: string[]): Args {
     output,
     placement,
     seed: int('seed', values.seed!, 0),
+    inFlight: values['in-flight'] === undefined ? null : int('in-flight', values['in-flight'], 1),
   };
 }
 
@@ -233,7 +237,7 @@ export async function measure(args: Args): Promise<OursPipelineResult> {
   const src = subset(listed, evenIndices(listed.size, args.images));
   // Read each file once up front so that every placement (and torchvision) starts from the page cache.
   for (let i = 0; i < src.size; i++) readFileSync(src.filePath(i));
-  const inFlight = args.placement === 'vips' ? 1 : args.placement === 'workers' ? 2 * args.threads : 2 * uv;
+  const inFlight = args.inFlight ?? (args.placement === 'vips' ? 1 : args.placement === 'workers' ? 2 * args.threads : 2 * uv);
   const t = args.placement === 'workers' ? await runWorkers(args, src) : await runLoader(args, src, inFlight);
   const timed = t.timedBatches * args.batch;
   return {

@@ -115,7 +115,7 @@ const ModelSchema = ModelShape.superRefine((m, ctx) => checkModel(m as Record<st
 const DataSchema = z
   .strictObject({
     source: DataSourceSchema,
-    // Unset = CIFAR augmentation for the CIFAR binaries, none otherwise (resolved below).
+    // Unset = CIFAR augmentation for the CIFAR binaries, ImageNet's for the ImageNet layout, none otherwise.
     augment: z.enum(['none', 'cifar', 'imagenet']).optional(),
     /** An image file that cannot be decoded: 'error' stops with its name; 'skip' replaces the sample and counts the file. */
     badFiles: z.enum(['error', 'skip']).default('error'),
@@ -125,7 +125,13 @@ const DataSchema = z
   })
   .transform((d) => ({
     ...d,
-    augment: d.augment ?? (d.source.kind === 'cifar10' || d.source.kind === 'cifar100' ? 'cifar' : 'none'),
+    augment:
+      d.augment ??
+      (d.source.kind === 'cifar10' || d.source.kind === 'cifar100'
+        ? 'cifar'
+        : d.source.kind === 'imagenet' && !d.source.preload
+          ? 'imagenet' // RandomResizedCrop + flip; decoded per batch (spec 7)
+          : 'none'),
   }));
 
 const OptimizerSchema = z

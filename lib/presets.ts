@@ -19,7 +19,7 @@ const CIFAR10_BIN_ROOT = 'data/cifar-10-batches-bin'; // cifar-10-binary.tar.gz 
 // Where lib/data's sharedDataset('cifar10-jpeg') extracts the archive's cifar10-jpeg/ folder;
 // train() extracts it there on first use when ../shared/datasets/cifar10-jpeg.tar.gz exists.
 const CIFAR10_JPEG_ROOT = path.join(skipnetCacheDir(), 'datasets', 'cifar10-jpeg', 'cifar10-jpeg');
-const IMAGENET_ROOT = 'data/imagenet'; // root/{train,test}/<wnid>/*.JPEG (test = the 50k val set)
+const IMAGENET_ROOT = 'data/imagenet'; // ILSVRC-2012: train/<wnid>/*.JPEG and val/ (class folders, or flat + a ground-truth file)
 const FASHION_MNIST_ROOT = '/usr/share/datasets/fashion-mnist'; // Debian dataset-fashion-mnist
 
 // CIFAR SP (spec 3): SGD lr 0.1, momentum 0.9, wd 1e-4, batch 128, 64k iterations,
@@ -47,9 +47,9 @@ function imagenetRecipe(depth: number): ConfigLayer {
   const epoch = IMAGENET_STEPS_PER_EPOCH;
   return {
     model: { arch: 'imagenet', depth, gate: 'rnn', gateMode: 'hard' },
-    // Augmentation has no RandomResizedCrop yet ('none' | 'cifar'); the folder source
-    // is expected to deliver 224x224 crops.
-    data: { source: { kind: 'folder', root: IMAGENET_ROOT }, augment: 'none', normalization: 'imagenet', batchSize: IMAGENET_BATCH, evalBatchSize: 250 },
+    // The ILSVRC-2012 layout (train/<wnid>/, val/ as folders or flat + ground truth), decoded
+    // per batch: RandomResizedCrop(224) + flip for training, resize 256 + centre crop 224 for eval.
+    data: { source: { kind: 'imagenet', root: IMAGENET_ROOT }, augment: 'imagenet', normalization: 'imagenet', batchSize: IMAGENET_BATCH, evalBatchSize: 250 },
     optimizer: { lr: 0.1, momentum: 0.9, weightDecay: 1e-4, nesterov: false },
     schedule: { kind: 'step', steps: 120 * epoch, milestones: [30 * epoch, 60 * epoch, 90 * epoch], gamma: 0.1, warmupSteps: 0 },
     evalEvery: epoch,

@@ -9,10 +9,13 @@
 // batch boundaries (a first-come-first-served Limiter shared by all batches in preparation)
 // without holding more than a few dozen files. `npm run bench -- pipeline` compares this
 // placement with one image at a time on N libvips threads (sharp.concurrency(N)) and with N
-// worker_threads; on the 2-core dev VM, with a training run holding both cores, the three were
-// within noise of each other (104-137 images/s on the ImageNet sample). Worker threads add
-// no decode threads (they share the one libuv pool), cost an isolate each and a message hop
-// per image, and libvips cannot split one JPEG's decode across threads; hence the pool.
+// worker_threads. On the 2-core dev VM (ImageNet sample, float batches, other work running)
+// the three were within 10% of each other: pool 135, vips 144, workers 146 images/s (104-137
+// for all three during a training run), and the bench's float output is this placement's worst
+// case, since it normalises on the main thread, which the trainer leaves to the native step.
+// Worker threads add no decode threads (they share the one libuv pool), cost an isolate each
+// and a message hop per image, and libvips cannot split one JPEG's decode across threads;
+// hence the pool.
 //
 // Bad files (truncated, not an image, empty, unreadable): with badFiles 'error' the batch
 // fails with a SkipNetError naming the file; with 'skip' the slot gets the next good image

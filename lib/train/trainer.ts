@@ -67,8 +67,8 @@ export async function train(config: RunConfig, opts: TrainOptions = {}): Promise
 
   // ---- data
   await ensureSharedFolder(config.data.source);
-  const trainSet = await data.openDataset(config.data.source, 'train');
-  const testSet = await data.openDataset(config.data.source, 'test');
+  const trainSet = await data.openDataset(config.data.source, 'train', { badFiles: config.data.badFiles });
+  const testSet = await data.openDataset(config.data.source, 'test', { badFiles: config.data.badFiles });
   checkSplitsMatch(trainSet, testSet);
 
   // ---- model

@@ -38,3 +38,13 @@ describe('data.source schema (svhn, imagenet, tiny-imagenet, download)', () => {
     expect(c.data.source).toEqual({ kind: 'svhn', root: '/d', download: true });
   });
 });
+
+describe('data.augment default by source', () => {
+  const augment = (source: object) => parseConfig({ data: { source } }).data.augment;
+  it('is RandomResizedCrop for the ImageNet layout decoded per batch, none when preloaded, crop+flip for CIFAR', () => {
+    expect(augment({ kind: 'imagenet', root: '/d/ilsvrc' })).toBe('imagenet');
+    expect(augment({ kind: 'imagenet', root: '/d/ilsvrc', preload: true })).toBe('none');
+    expect(augment({ kind: 'cifar10', root: '/d/c10' })).toBe('cifar');
+    expect(augment({ kind: 'svhn', root: '/d/svhn' })).toBe('none'); // SVHN: no augmentation (spec 7)
+  });
+});
