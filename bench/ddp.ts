@@ -7,6 +7,8 @@
 //   1 x t  one process with the threads one rank gets (t = cores / N): the per-rank baseline;
 //   N x t  N ranks of t threads each, global batch split evenly, all-reduce overlapped with
 //          backward, and the same without overlap (all-reduce after backward).
+// Each measurement's rate comes from its median step time (this VM's CPU steal slows a few
+// steps now and then), and the median over rounds is reported.
 // Reported: speed-up of N x t over 1 x T, and scaling efficiency (N x t) / (N * (1 x t)),
 // i.e. how much of N independent processes' throughput survives the gradient all-reduce and
 // the smaller per-rank batch. Each measurement is its own process (bench/ddp-worker.ts).
