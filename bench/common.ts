@@ -6,6 +6,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { NativeBatch } from '../lib/binding-types.js';
+import type { ImageDataset } from '../lib/data/types.js';
 
 export const benchDir = dirname(fileURLToPath(import.meta.url));
 export const packageRoot = join(benchDir, '..');
@@ -177,4 +179,17 @@ export function positiveInt(name: string, text: string | undefined, fallback: nu
   const v = Number(text);
   if (!Number.isInteger(v) || v < min) throw new Error(`--${name} must be an integer >= ${min}, got '${text}'`);
   return v;
+}
+
+/** A batch of dataset images [start, start + n), wrapping around the split. */
+export function batchOf(ds: ImageDataset, start: number, n: number): NativeBatch {
+  const bytes = ds.height * ds.width * ds.channels;
+  const images = new Uint8Array(n * bytes);
+  const labels = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const k = (start + i) % ds.size;
+    ds.readImage(k, images, i * bytes);
+    labels[i] = ds.labels[k]!;
+  }
+  return { images, labels, n, height: ds.height, width: ds.width, channels: ds.channels };
 }

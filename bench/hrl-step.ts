@@ -17,7 +17,7 @@ import { createModel } from '../lib/model.js';
 import { loadNative } from '../lib/native.js';
 import { loadCheckpoint, readCheckpointState, resolveCheckpointDir } from '../lib/train/checkpoint.js';
 import { ensureSharedFolder } from '../lib/train/shared-data.js';
-import { type BenchModule, fmt, formatTable, machineInfo, median, positiveInt, writeResults } from './common.js';
+import { type BenchModule, batchOf, fmt, formatTable, machineInfo, median, positiveInt, writeResults } from './common.js';
 
 interface Args {
   checkpoints: string[];
@@ -46,18 +46,6 @@ function parseArgs(argv: string[]): Args | null {
     alpha: Number(get('--alpha') ?? 0.1),
     write: !argv.includes('--no-write'),
   };
-}
-
-function batchOf(ds: ImageDataset, start: number, n: number): NativeBatch {
-  const bytes = ds.height * ds.width * ds.channels;
-  const images = new Uint8Array(n * bytes);
-  const labels = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    const k = (start + i) % ds.size;
-    ds.readImage(k, images, i * bytes);
-    labels[i] = ds.labels[k]!;
-  }
-  return { images, labels, n, height: ds.height, width: ds.width, channels: ds.channels };
 }
 
 /** Conv MACs per image of a step whose gated blocks ran at these rates (gates included). */

@@ -19,7 +19,7 @@ import { loadNative } from '../lib/native.js';
 import { loadCheckpoint, readCheckpointState, resolveCheckpointDir } from '../lib/train/checkpoint.js';
 import { evaluateModel } from '../lib/train/evaluate.js';
 import { ensureSharedFolder } from '../lib/train/shared-data.js';
-import { type BenchModule, fmt, formatTable, machineInfo, median, positiveInt, runJsonChild, writeResults } from './common.js';
+import { type BenchModule, batchOf, fmt, formatTable, machineInfo, median, positiveInt, runJsonChild, writeResults } from './common.js';
 
 const PYTHON = process.env.SKIPNET_PYTHON ?? '/usr/bin/python3';
 
@@ -53,19 +53,6 @@ function parseArgs(argv: string[]): Args | null {
     rounds: positiveInt('--rounds', get('--rounds'), 2),
     write: !argv.includes('--no-write'),
   };
-}
-
-/** Batch of dataset images [start, start + n). */
-function batchOf(ds: ImageDataset, start: number, n: number): NativeBatch {
-  const bytes = ds.height * ds.width * ds.channels;
-  const images = new Uint8Array(n * bytes);
-  const labels = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    const k = (start + i) % ds.size;
-    ds.readImage(k, images, i * bytes);
-    labels[i] = ds.labels[k]!;
-  }
-  return { images, labels, n, height: ds.height, width: ds.width, channels: ds.channels };
 }
 
 function percentile(values: number[], p: number): number {

@@ -6,8 +6,7 @@ import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { runCli } from '../../lib/cli/program.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DecodeRequest, ImageDataset } from '../../lib/data/types.js';
 import { SkipNetError } from '../../lib/errors.js';
 import { buildReport, type ReportResult } from '../../lib/report/build-report.js';
@@ -17,6 +16,7 @@ import { niceTicks } from '../../lib/report/svg/scale.js';
 import { thumbnails } from '../../lib/report/thumbnails.js';
 import type { RoutingRecord } from '../../lib/report/types.js';
 import { FULL_MACS, GATED, parseCsv, writeFixtureRuns, type FixtureRuns } from './fixtures.js';
+import { runSkipnet } from '../cli-capture.js';
 
 let scratch: string;
 let runs: FixtureRuns;
@@ -27,18 +27,7 @@ async function csv(file: string): Promise<Array<Record<string, string>>> {
   return parseCsv(await readFile(file, 'utf8'));
 }
 
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: unknown) => ((out += String(chunk)), true));
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: unknown) => ((err += String(chunk)), true));
-  try {
-    return { code: await runCli(['node', 'skipnet', ...args]), out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
+const cli = (...args: string[]) => runSkipnet(...args);
 
 beforeAll(async () => {
   scratch = await mkdtemp(path.join(os.tmpdir(), 'skipnet-report-'));

@@ -2,29 +2,17 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { runCli } from '../../lib/cli/program.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../lib/config.js';
 import { Classifier } from '../../lib/service/classifier.js';
 import { CHECKPOINT_VERSION, saveCheckpoint } from '../../lib/train/checkpoint.js';
 import { dir, savedModel, variedImages } from './helpers.js';
+import { runSkipnet } from '../cli-capture.js';
 
 const disposers: Array<{ dispose(): void }> = [];
 afterAll(() => disposers.forEach((d) => d.dispose()));
 
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: unknown) => ((out += String(chunk)), true));
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: unknown) => ((err += String(chunk)), true));
-  try {
-    const code = await runCli(['node', 'skipnet', 'predict', ...args]);
-    return { code, out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
+const cli = (...args: string[]) => runSkipnet('predict', ...args);
 
 describe('skipnet predict', () => {
   let ckpt: string;

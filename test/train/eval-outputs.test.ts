@@ -4,25 +4,14 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { EvalStepResult } from '../../lib/binding-types.js';
-import { runCli } from '../../lib/cli/program.js';
 import { parseConfig } from '../../lib/config.js';
 import { EvalDetailAccumulator } from '../../lib/train/eval-details.js';
 import { train } from '../../lib/train/trainer.js';
+import { runSkipnet } from '../cli-capture.js';
 
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: unknown) => ((out += String(chunk)), true));
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: unknown) => ((err += String(chunk)), true));
-  try {
-    return { code: await runCli(['node', 'skipnet', ...args]), out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
+const cli = (...args: string[]) => runSkipnet(...args);
 
 function result(executed: number[][], predictions: number[], macs: number[]): EvalStepResult {
   const n = predictions.length;
