@@ -69,16 +69,10 @@ export interface EvalFile extends EvalPoint {
   source: unknown;
 }
 
-/** One line of eval/routing.jsonl: one test image. */
-export interface RoutingRecord {
-  i: number;
-  label: number;
-  pred: number;
-  correct: boolean;
-  blocks: number;
-  executed: string;
-  macs: number;
-}
+/** One line of eval/routing.jsonl (one test image): the shape skipnet eval writes. */
+import type { RoutingRecord } from '../train/eval-details.js';
+
+export type { RoutingRecord };
 
 export interface SweepPoint {
   threshold: number;
