@@ -15,6 +15,7 @@
       'cflags_cc': ['-std=c++17', '-fexceptions', '-frtti', '-O2', '-D_GLIBCXX_USE_CXX11_ABI=<!(node scripts/find-libtorch.mjs --cxx11abi)'],
       'libraries': [
         "<!@(node scripts/find-libtorch.mjs --ldflags)",
+        '-ljpeg',
       ],
     },
   ],

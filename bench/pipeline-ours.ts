@@ -1,18 +1,20 @@
 // This package's ImageNet training pipeline, measured in a process of its own: encoded image
-// files -> RandomResizedCrop(224) + horizontal flip (sharp, lib/data/imagenet-preprocess.ts)
+// files -> RandomResizedCrop(224) + horizontal flip (lib/data/encoded.ts)
 // -> a batch of uint8 NHWC (what the trainer hands the native step), or, with --output float,
 // also normalised into a float32 NCHW batch on the main thread (what torchvision's DataLoader
 // returns). The counterpart of bench/pytorch/pipeline_torch.py; bench/pipeline.ts runs both.
 //
 //   UV_THREADPOOL_SIZE=2 node --import tsx bench/pipeline-ours.ts --root DIR --images 100 \
-//       --batch 64 --samples 1024 --warmup 2 --threads 2 --output float --placement pool
-//       [--in-flight N]   (images in flight; default 2N, the package's default for pool N)
+//       --batch 64 --samples 1024 --warmup 2 --threads 2 --output float --placement loader
+//       [--in-flight N]   (files read at once; default 2N, the package's default for pool N)
 //
 // Placements (where the decoding runs), all with --threads N CPUs' worth of decode threads:
-//   pool     the package's loader: sharp calls from the main thread, libuv's pool of N threads
-//            (UV_THREADPOOL_SIZE=N, set by the parent), one libvips thread per image
-//            (sharp.concurrency(1)), 2N images in flight;
-//   vips     one image at a time, parallel inside libvips (sharp.concurrency(N));
+//   loader   the package's loader: files read on libuv's pool, then each batch's JPEGs decoded
+//            and resized in one native call on N threads (lib/data/jpeg-batch.ts);
+//   sharp    the loader with decoder 'sharp' (what it did before the native path): sharp
+//            calls from the main thread, libuv's pool of N threads (UV_THREADPOOL_SIZE=N, set
+//            by the parent), one libvips thread per image, 2N images in flight;
+//   vips     sharp, one image at a time, parallel inside libvips (sharp.concurrency(N));
 //   workers  N worker_threads, each reading, decoding (sharp) and normalising its images,
 //            two in flight per worker; results are transferred to the main thread.
 // Prints one JSON line.
@@ -29,7 +31,7 @@ import { mixSeed } from '../lib/data/rng.js';
 import type { EncodedImageSource } from '../lib/data/types.js';
 import { normaliseInto } from './normalise.js';
 
-export type Placement = 'pool' | 'vips' | 'workers';
+export type Placement = 'loader' | 'sharp' | 'vips' | 'workers';
 export type Output = 'uint8' | 'float';
 
 export interface OursPipelineResult {
@@ -100,7 +102,7 @@ function parse(argv: string[]): Args {
       warmup: { type: 'string', default: '2' },
       threads: { type: 'string', default: String(os.availableParallelism()) },
       output: { type: 'string', default: 'float' },
-      placement: { type: 'string', default: 'pool' },
+      placement: { type: 'string', default: 'loader' },
       seed: { type: 'string', default: '0' },
       'in-flight': { type: 'string' },
     },
@@ -115,7 +117,7 @@ function parse(argv: string[]): Args {
   const output = values.output as Output;
   const placement = values.placement as Placement;
   if (output !== 'uint8' && output !== 'float') throw new Error(`pipeline-ours: --output takes uint8 or float`);
-  if (!['pool', 'vips', 'workers'].includes(placement)) throw new Error(`pipeline-ours: --placement takes pool, vips or workers`);
+  if (!['loader', 'sharp', 'vips', 'workers'].includes(placement)) throw new Error('pipeline-ours: --placement takes loader, sharp, vips or workers');
   return {
     root: values.root,
     images: int('images', values.images!, 1),
@@ -151,7 +153,8 @@ async function timeBatches(args: Args, nextBatch: () => Promise<unknown>) {
 }
 
 async function runLoader(args: Args, src: EncodedImageSource, inFlight: number) {
-  const ds = new EncodedImageDataset(src, { concurrency: inFlight });
+  const decoder = args.placement === 'loader' ? 'auto' : 'sharp';
+  const ds = new EncodedImageDataset(src, { concurrency: inFlight, decodeThreads: args.threads, decoder });
   const loader = new BatchLoader(ds, { batchSize: args.batch, seed: args.seed, augment: 'imagenet', dropLast: true, prefetch: 2 });
   const floats = args.output === 'float' ? new Float32Array(args.batch * IMAGE_BYTES) : null;
   return timeBatches(args, async () => {

@@ -1,5 +1,6 @@
 // Data-pipeline throughput: this package's ImageNet training pipeline (encoded files ->
-// RandomResizedCrop(224) + flip with sharp on libuv's pool -> batch) against torchvision's
+// RandomResizedCrop(224) + flip -> batch; JPEGs decoded and resized natively, one call per batch
+// on N threads, lib/data/jpeg-batch.ts) against torchvision's
 // ImageFolder + DataLoader(num_workers=N) with the same transforms, on the same files and the
 // same number of cores; plus the CIFAR training pipeline (in-memory crop + flip into uint8
 // batches) against what a SkipNet-38 training step consumes.
@@ -10,16 +11,16 @@
 //          Normalize in the workers; ours: normalised on the main thread after the batch);
 //   uint8  both end with uint8 pixels (torchvision: PILToTensor; ours: the batch the trainer
 //          hands the native step, which normalises there).
-// Cores: ours runs with UV_THREADPOOL_SIZE=N and sharp.concurrency(1) (N images decode at
-// once, one libvips thread each) plus the main thread; torchvision with num_workers=N worker
-// processes plus its main process. Each measurement is a fresh child process
+// Cores: ours runs with N native decode threads per batch (decodeThreads, UV_THREADPOOL_SIZE=N
+// for file reads and sharp's fallback) plus the main thread; torchvision with num_workers=N
+// worker processes plus its main process. Each measurement is a fresh child process
 // (bench/pipeline-ours.ts, bench/pytorch/pipeline_torch.py); the sides alternate for --rounds
 // rounds and the median per side is reported. Warm-up batches (torchvision's include starting
 // its workers) are not timed; each file is read once before timing on both sides.
 //
-// Placement study (ours only, ImageNet sample, float): the default 'pool' against 'vips' (one
-// image at a time, libvips threads inside it) and 'workers' (N worker_threads); see
-// bench/pipeline-ours.ts. It decided where lib/data/encoded.ts runs the work.
+// Placement study (ours only, ImageNet sample, float): the package's 'loader' (native JPEG path)
+// against the sharp alternatives it replaced, 'vips' (one image at a time, libvips threads
+// inside it) and 'workers' (N worker_threads running sharp); see bench/pipeline-ours.ts.
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -100,7 +101,7 @@ interface PlacementResult {
   placement: Placement;
   output: Output;
   summary: SideSummary | null;
-  ratio_to_pool: number | null;
+  ratio_to_loader: number | null;
 }
 
 interface CifarResult {
@@ -151,8 +152,8 @@ const usage = `npm run bench -- pipeline [flags]
   --images N            distinct files used per dataset (default 100 / 4000)
   --warmup N            untimed batches per measurement (default max(2, --threads))
   --rounds N            ours/torchvision alternations; the median is reported (default 2; --quick 1)
-  --placements a,b      ours-only placement study on the ImageNet sample: pool, vips, workers
-                        (default pool,vips,workers; --quick: none)
+  --placements a,b      ours-only placement study on the ImageNet sample: loader, sharp, vips, workers
+                        (default loader,sharp,vips,workers; --quick: none)
   --cifar-batches N     batches timed for the CIFAR pipeline (default 300; --quick 30); 0 skips it
   --quick               smoke run: tiny subsets, 1 round, float only, no placement study
   --side ours|torchvision  run one side only
@@ -217,7 +218,7 @@ function parse(argv: string[]) {
     // shorter warm-up would let the timed part begin with batches already made.
     warmup: positiveInt('warmup', values.warmup, Math.max(quick ? 1 : 2, threads), 0),
     rounds: positiveInt('rounds', values.rounds, quick ? 1 : 2),
-    placements: list<Placement>('placements', values.placements, quick ? [] : ['pool', 'vips', 'workers'], ['pool', 'vips', 'workers']),
+    placements: list<Placement>('placements', values.placements, quick ? [] : ['loader', 'sharp', 'vips', 'workers'], ['loader', 'sharp', 'vips', 'workers']),
     cifarBatches: positiveInt('cifar-batches', values['cifar-batches'], quick ? 30 : 300, 0),
     sides,
     python: values.python ?? process.env.SKIPNET_BENCH_PYTHON ?? '/usr/bin/python3',
@@ -378,13 +379,13 @@ export function render(data: ReportData): string {
   if (data.placements.length > 0) {
     out.push('');
     out.push('  Where ours runs the work (ImageNet sample, float):');
-    const prow: string[][] = [['placement', 'img/s', 'vs pool', 'warm-up s']];
+    const prow: string[][] = [['placement', 'img/s', 'vs loader', 'warm-up s']];
     for (const p of data.placements) {
-      prow.push([p.placement, fmt(p.summary?.images_per_s), p.ratio_to_pool === null ? '-' : p.ratio_to_pool.toFixed(2), fmt(p.summary?.warmup_s, 2)]);
+      prow.push([p.placement, fmt(p.summary?.images_per_s), p.ratio_to_loader === null ? '-' : p.ratio_to_loader.toFixed(2), fmt(p.summary?.warmup_s, 2)]);
     }
     out.push(formatTable(prow, [false, true, true, true]).replace(/^/gm, '  '));
-    out.push('  pool: sharp from the main thread on libuv\'s pool (the package default); vips: one image at a time,');
-    out.push('  libvips threads inside it; workers: worker_threads decoding and normalising.');
+    out.push('  loader: the package\'s loader (native libjpeg-turbo decode + Pillow-exact resize, N threads per batch);');
+    out.push('  vips: sharp, one image at a time, libvips threads inside it; workers: worker_threads running sharp.');
   }
   const c = data.cifar;
   if (c) {
@@ -467,7 +468,7 @@ export async function run(argv: string[]): Promise<void> {
           if (errors[side]) continue;
           try {
             const load1 = Math.round(os.loadavg()[0]! * 100) / 100;
-            const { value, wallMs } = await measure(side, s, { root, images, samples, output, placement: 'pool' });
+            const { value, wallMs } = await measure(side, s, { root, images, samples, output, placement: 'loader' });
             runs[side].push(record(value, wallMs, load1));
             log(`${name} ${output} round ${round + 1}/${s.rounds} ${side.padEnd(11)} ${fmt(value.images_per_s)} img/s (warm-up ${fmt(value.warmup_s, 2)} s, load ${load1})`);
           } catch (err) {
@@ -497,7 +498,7 @@ export async function run(argv: string[]): Promise<void> {
     const reuse = results.find((r) => r.dataset === 'imagenet-sample' && r.output === 'float' && r.ours && !r.ours.error);
     for (let round = 0; round < s.rounds; round++) {
       for (const placement of s.placements) {
-        if (placement === 'pool' && reuse) continue; // measured above
+        if (placement === 'loader' && reuse) continue; // measured above
         try {
           const load1 = Math.round(os.loadavg()[0]! * 100) / 100;
           const { value, wallMs } = await measure('ours', s, { root: sampleRoot, images, samples, output: 'float', placement });
@@ -508,10 +509,10 @@ export async function run(argv: string[]): Promise<void> {
         }
       }
     }
-    const pool = reuse?.ours ?? summarise(s.batch, runs.get('pool') ?? []);
+    const pool = reuse?.ours ?? summarise(s.batch, runs.get('loader') ?? []);
     for (const placement of s.placements) {
-      const summary = placement === 'pool' ? pool : summarise(s.batch, runs.get(placement)!);
-      placements.push({ dataset: 'imagenet-sample', placement, output: 'float', summary, ratio_to_pool: ratioOf(summary?.images_per_s, pool?.images_per_s) });
+      const summary = placement === 'loader' ? pool : summarise(s.batch, runs.get(placement)!);
+      placements.push({ dataset: 'imagenet-sample', placement, output: 'float', summary, ratio_to_loader: ratioOf(summary?.images_per_s, pool?.images_per_s) });
     }
   }
 
@@ -540,7 +541,7 @@ export async function run(argv: string[]): Promise<void> {
     settings: {
       quick: s.quick,
       threads: s.threads,
-      ours: { uvThreadpoolSize: s.threads, sharpConcurrency: 1, inFlight: 2 * s.threads, prefetchBatches: 2, interpolation: 'libvips linear (bilinear)' },
+      ours: { decodeThreads: s.threads, uvThreadpoolSize: s.threads, inFlight: 2 * s.threads, prefetchBatches: 2, interpolation: 'Pillow bilinear (native, bit-identical)' },
       torchvision: { numWorkers: s.threads, interpolation: 'PIL bilinear', python: s.python },
       transform: { crop: 224, scale: [0.08, 1], ratio: [3 / 4, 4 / 3], flip: 0.5, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] },
       batch: s.batch,

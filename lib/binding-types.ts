@@ -37,6 +37,8 @@ export interface OptimizerArgs {
   momentum: number;
   weightDecay: number;
   nesterov: boolean;
+  /** SP gate warm-up: the forward pass executes every block; gates still get the straight-through gradient. */
+  gatesOpen?: boolean;
 }
 
 /** Hybrid reinforcement learning (spec section 4). */
@@ -220,4 +222,14 @@ export interface NativeAddon {
   versions(): VersionInfo;
   /** The HRL returns for actions (M x B, row-major) and per-sample cross-entropies (B); for tests. */
   hrlReturns(actions: Float64Array, ce: Float64Array, m: number, b: number, hrl: HrlArgs): Float64Array;
+  /**
+   * Decode and resize a batch of JPEG files on `threads` threads (see lib/data/jpeg-batch.ts for
+   * the geometry layout). outcomes[i]: 0 done, 1 not a JPEG, 2 unsupported JPEG (CMYK), 3 corrupt.
+   */
+  preprocessJpegBatch(
+    inputs: Uint8Array[],
+    geometry: Int32Array,
+    out: Uint8Array,
+    threads: number,
+  ): Promise<{ outcomes: Int8Array; messages: string[] }>;
 }

@@ -223,6 +223,12 @@ export const RunConfigSchema = z.strictObject({
   /** 'sp': supervised pre-training (straight-through gates); 'hrl': hybrid reinforcement learning. */
   stage: z.enum(['sp', 'hrl']).default('sp'),
   hrl: HrlSchema.prefault({}),
+  /**
+   * SP only: for the first N steps every gate executes in the forward pass (the backbone trains as
+   * the plain ResNet) while the straight-through gradient already trains the gates. Not in the
+   * reference (0 there); it keeps short budgets from collapsing into all-skip early on.
+   */
+  gateWarmupSteps: z.number().int().min(0).default(0),
   /** Checkpoint (or run folder) whose weights start this run: fresh optimizer, step 0 (HRL from SP). */
   init: z.string().min(1).optional(),
   model: ModelSchema.prefault({}),
@@ -246,6 +252,13 @@ export const RunConfigSchema = z.strictObject({
 }).superRefine((c, ctx) => {
   if (c.stage === 'hrl' && c.model.gate === 'none') {
     ctx.addIssue({ code: 'custom', path: ['stage'], message: "the HRL stage trains gates: model.gate must be 'rnn', 'ffgate1' or 'ffgate2', got 'none'" });
+  }
+  if (c.gateWarmupSteps > 0 && (c.stage !== 'sp' || c.model.gate === 'none' || c.model.gateMode !== 'hard')) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['gateWarmupSteps'],
+      message: `gate warm-up holds hard SP gates open: it needs stage 'sp', a gated model and gateMode 'hard' (got stage '${c.stage}', gate '${c.model.gate}', gateMode '${c.model.gateMode}'); set gateWarmupSteps to 0`,
+    });
   }
 });
 

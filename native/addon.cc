@@ -13,6 +13,7 @@
 
 #include "engine.h"
 #include "errors.h"
+#include "image_addon.h"
 #include "js_convert.h"
 #include "worker.h"
 
@@ -504,6 +505,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("Model", ctor);
   exports.Set("versions", Napi::Function::New(env, versions));
   exports.Set("hrlReturns", Napi::Function::New(env, hrlReturnsJs));
+  exports.Set("preprocessJpegBatch", Napi::Function::New(env, preprocessJpegBatch));
   return exports;
 }
 

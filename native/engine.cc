@@ -113,7 +113,8 @@ TrainResult Engine::trainStep(const BatchView& batch, const SgdArgs& args) {
   // ends in a NaN loss leaves the model exactly as it was (a few KB of copies).
   snapshotBuffers();
   const auto rule = spec_.gateMode == GateMode::Soft ? MaskRule::Soft : MaskRule::StraightThrough;
-  auto fwd = model_->forwardMasked(x, rule, 0.5);
+  // p > -1 holds for every probability: the straight-through mask is 1 in the forward pass.
+  auto fwd = model_->forwardMasked(x, rule, args.gatesOpen ? -1.0 : 0.5);
   auto loss = torch::nn::functional::cross_entropy(fwd.logits, y);
   // The step's metrics come from the forward pass alone, so they are taken before backward:
   // data-parallel ranks exchange them first, and a NaN on any rank then stops every rank

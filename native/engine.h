@@ -21,6 +21,9 @@ struct BatchView {
 struct SgdArgs {
   double lr = 0.1, momentum = 0.9, weightDecay = 1e-4;
   bool nesterov = false;
+  // SP gate warm-up: every gate executes in the forward pass while the straight-through
+  // gradient still trains the gates, so the backbone first trains as the plain ResNet.
+  bool gatesOpen = false;
 };
 
 struct TrainResult {

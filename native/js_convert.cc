@@ -141,6 +141,11 @@ SgdArgs sgdFromJs(const Napi::Value& value) {
   if (!nesterov.IsBoolean()) bad("nesterov must be a boolean");
   a.nesterov = nesterov.As<Napi::Boolean>().Value();
   if (a.nesterov && a.momentum == 0) bad("nesterov needs a momentum above 0");
+  auto open = o.Get("gatesOpen");
+  if (!open.IsUndefined()) {
+    if (!open.IsBoolean()) bad("gatesOpen must be a boolean");
+    a.gatesOpen = open.As<Napi::Boolean>().Value();
+  }
   return a;
 }
 

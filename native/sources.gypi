@@ -9,6 +9,8 @@
     'gradient_sync.cc',
     'js_convert.cc',
     'worker.cc',
+    'jpeg_resize.cc',
+    'image_addon.cc',
     'addon.cc',
   ],
 }

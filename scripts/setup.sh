@@ -10,6 +10,7 @@ packages=(
   libgloo-dev           # headers for LibTorch's Gloo process group
   libopenblas0-pthread  # a fast BLAS instead of the reference one
   cmake ninja-build g++ # the native build
+  libjpeg-dev           # libjpeg-turbo: the native JPEG decode of the ImageNet pipeline
   dataset-fashion-mnist # the data of the README's first run
   python3-torch python3-torchvision # the PyTorch side of tests and benchmarks
   xz-utils              # tar xzf for ../shared/datasets

@@ -1,32 +1,29 @@
 // An ImageDataset over encoded image files of any size (ImageNet): nothing is decoded up
 // front; the loader asks for one batch at a time (decodeImages) and each image goes through
-// the ImageNet transforms (imagenet-preprocess.ts) on libuv's thread pool.
+// the ImageNet transforms.
 //
-// Where the work runs: sharp's calls go to libuv's thread pool, so several images decode at
-// once while the main thread only reads files, enlarges small crops (resample.ts) and copies
-// 150 KB results into the batch. The pool size (UV_THREADPOOL_SIZE, default 4) bounds the
-// images decoding at once; `concurrency` (default 2 x pool size) keeps the pool fed across
-// batch boundaries (a first-come-first-served Limiter shared by all batches in preparation)
-// without holding more than a few dozen files. `npm run bench -- pipeline` compares this
-// placement with one image at a time on N libvips threads (sharp.concurrency(N)) and with N
-// worker_threads. On the 2-core dev VM (ImageNet sample, float batches, other work running)
-// the three were within 10% of each other: pool 135, vips 144, workers 146 images/s (104-137
-// for all three during a training run), and the bench's float output is this placement's worst
-// case, since it normalises on the main thread, which the trainer leaves to the native step.
-// Worker threads add no decode threads (they share the one libuv pool), cost an isolate each
-// and a message hop per image, and libvips cannot split one JPEG's decode across threads;
-// hence the pool.
+// Where the work runs: the files of a batch are read on libuv's pool, then all its JPEGs are
+// decoded, cropped and resized in one native call (lib/data/jpeg-batch.ts) on decodeThreads
+// threads of its own, bit-identical to torchvision + Pillow. Files that path does not take
+// (PNG and other formats, CMYK JPEGs, corrupt data) go one at a time through sharp
+// (imagenet-preprocess.ts) on libuv's pool, `concurrency` at once (a first-come-first-served
+// Limiter shared by all batches in preparation, so file reads and fallbacks of the next batch
+// queue behind the current one). `npm run bench -- pipeline` compares this placement with the
+// sharp-only ones it replaced: on the 2-core dev VM the native path was 1.3-1.4x torchvision's
+// DataLoader where sharp on libuv's pool was 0.6-1.0x (bench/results/pipeline-*.json).
 //
 // Bad files (truncated, not an image, empty, unreadable): with badFiles 'error' the batch
 // fails with a SkipNetError naming the file; with 'skip' the slot gets the next good image
 // (index i+1, i+2, ... wrapping), the file is remembered (never tried again) and counted in
 // skippedFiles, and a warning names it once.
 import { readFile as readFileCallback } from 'node:fs';
+import os from 'node:os';
 import { promisify } from 'node:util';
 import { SkipNetError } from '../errors.js';
-import { DEFAULT_CROP, DEFAULT_RESIZE, type ImagenetPreprocessOptions, preprocessImage } from './imagenet-preprocess.js';
+import { DEFAULT_CROP, DEFAULT_RESIZE, type ImagenetPreprocessOptions, type PreprocessMode, preprocessImage } from './imagenet-preprocess.js';
 import { Rng } from './rng.js';
 import type { BadFilePolicy, DecodeRequest, EncodedImageSource, ImageDataset } from './types.js';
+import { preprocessJpegBatch } from './jpeg-batch.js';
 import { Limiter } from './limiter.js';
 
 // The callback readFile: a little cheaper per file than fs/promises' (fewer pool round trips).
@@ -37,6 +34,13 @@ export interface EncodedDatasetOptions extends ImagenetPreprocessOptions {
   badFiles?: BadFilePolicy;
   /** Images in flight, over all batches in preparation (default 2 x libuv pool size). */
   concurrency?: number;
+  /**
+   * 'auto' (default): JPEGs through the native path (lib/data/jpeg-batch.ts), other files and the
+   * JPEGs it hands back through sharp; 'sharp': every file through sharp (for comparisons).
+   */
+  decoder?: 'auto' | 'sharp';
+  /** Threads of the native JPEG decode, per batch (default: the CPUs available). */
+  decodeThreads?: number;
   /** Called once per newly skipped file (default: process.emitWarning). */
   onSkip?: (file: string, reason: string) => void;
 }
@@ -65,6 +69,8 @@ export class EncodedImageDataset implements ImageDataset {
   readonly source: EncodedImageSource;
   readonly badFilePolicy: BadFilePolicy;
   readonly concurrency: number;
+  readonly decodeThreads: number;
+  readonly decoder: 'auto' | 'sharp';
   private readonly preprocess: ImagenetPreprocessOptions;
   private readonly onSkip: (file: string, reason: string) => void;
   private readonly bad = new Map<number, BadFile>();
@@ -101,6 +107,16 @@ export class EncodedImageDataset implements ImageDataset {
     this.badFilePolicy = policy;
     this.concurrency = concurrency;
     this.limiter = new Limiter(concurrency);
+    const decodeThreads = opts.decodeThreads ?? os.availableParallelism();
+    if (!Number.isInteger(decodeThreads) || decodeThreads < 1 || decodeThreads > 1024) {
+      throw new SkipNetError('ERR_BAD_ARG', `${source.name}: decodeThreads must be an integer in 1..1024, got ${decodeThreads}`);
+    }
+    this.decodeThreads = decodeThreads;
+    const decoder = opts.decoder ?? 'auto';
+    if (decoder !== 'auto' && decoder !== 'sharp') {
+      throw new SkipNetError('ERR_BAD_ARG', `${source.name}: decoder must be 'auto' or 'sharp', got ${JSON.stringify(decoder)}`);
+    }
+    this.decoder = decoder;
     this.preprocess = { cropSize: crop, resizeSize: resize, scale: opts.scale, ratio: opts.ratio };
     this.onSkip =
       opts.onSkip ?? ((file, reason) => process.emitWarning(`skipnet: skipping bad image ${file}: ${reason} (data.badFiles is 'skip')`));
@@ -135,7 +151,7 @@ export class EncodedImageDataset implements ImageDataset {
     if (out.length < indices.length * imageBytes) {
       throw new RangeError(`${this.name}: output holds ${out.length} bytes, ${indices.length} images need ${indices.length * imageBytes}`);
     }
-    const mode = augment === 'imagenet' ? 'train' : 'eval';
+    const mode: PreprocessMode = augment === 'imagenet' ? 'train' : 'eval';
     const used = new Int32Array(indices.length);
     let failed = false; // once a slot fails, the request's queued slots do no work
     const slot = async (k: number): Promise<void> => {
@@ -175,15 +191,33 @@ export class EncodedImageDataset implements ImageDataset {
         i = (i + 1) % this.size;
       }
     };
-    const all = Array.from(indices, (_, k) =>
-      this.limiter.run(() =>
-        slot(k).catch((e: unknown) => {
-          failed = true;
-          throw e;
-        }),
+    // The fast path first: read the files, then decode every JPEG of the batch in one native call.
+    for (const i of indices) {
+      if (!Number.isInteger(i) || i < 0 || i >= this.size) throw new RangeError(`${this.name}: image index ${i} outside 0..${this.size - 1}`);
+    }
+    const inputs = await Promise.all(
+      Array.from(indices, (i) =>
+        this.bad.has(i) || this.decoder === 'sharp' ? null : this.limiter.run(() => readFile(this.source.filePath(i)).catch(() => null)),
       ),
     );
-    await Promise.all(all);
+    const items = inputs.map((input, k) => ({ input, mode, rng: mode === 'train' ? new Rng(req.seedOf(k)) : null }));
+    const fast = await preprocessJpegBatch(items, out, this.decodeThreads, this.preprocess);
+    // The rest (other formats, CMYK, unreadable or corrupt files) go one by one through sharp,
+    // which decodes what it can and names the problem otherwise.
+    const slow: Promise<void>[] = [];
+    fast.forEach((r, k) => {
+      if (r.ok) used[k] = indices[k];
+      else
+        slow.push(
+          this.limiter.run(() =>
+            slot(k).catch((e: unknown) => {
+              failed = true;
+              throw e;
+            }),
+          ),
+        );
+    });
+    await Promise.all(slow);
     return used;
   }
 }

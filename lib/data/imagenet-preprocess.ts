@@ -1,5 +1,6 @@
 // One encoded image (JPEG/PNG/WebP..., any size) -> 224x224x3 uint8 RGB (HWC), the ImageNet
-// transforms of spec section 7:
+// transforms of spec section 7, through sharp. The loader uses it for what the native JPEG path
+// (jpeg-batch.ts) hands back: other formats, CMYK JPEGs, and files libjpeg rejects.
 //
 //   'train': RandomResizedCrop(224, scale 0.08-1, ratio 3/4-4/3) + RandomHorizontalFlip(0.5),
 //            the box from crop-geometry.ts, cropped from the full-resolution decode;

@@ -216,7 +216,7 @@ export async function train(config: RunConfig, opts: TrainOptions = {}): Promise
       const hrl = config.stage === 'hrl' ? hrlArgs(config, info.gatedBlocks, step) : null;
       // Each rank samples its own shard's actions from its own stream (rank 0: the single-process one).
       if (hrl && group) hrl.sampleSeed = rankSampleSeed(hrl.sampleSeed, group.rank);
-      const stepDone = hrl ? model.hrlStep(batch, { ...optimizer, lr }, hrl) : model.trainStep(batch, { ...optimizer, lr });
+      const stepDone = hrl ? model.hrlStep(batch, { ...optimizer, lr }, hrl) : model.trainStep(batch, { ...optimizer, lr, gatesOpen: step < config.gateWarmupSteps });
       pending = step + 1 < totalSteps ? prefetch() : null;
       const r = await stepDone;
 

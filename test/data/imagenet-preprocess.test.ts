@@ -18,6 +18,7 @@ import {
 import { EncodedImageDataset } from '../../lib/data/encoded.js';
 import { listEncodedFolder } from '../../lib/data/encoded-folder.js';
 import { preprocessImage } from '../../lib/data/imagenet-preprocess.js';
+import { preprocessJpegBatch } from '../../lib/data/jpeg-batch.js';
 import { BatchLoader, fullPass } from '../../lib/data/loader.js';
 import { MemoryDataset } from '../../lib/data/memory.js';
 import { Limiter } from '../../lib/data/limiter.js';
@@ -350,9 +351,18 @@ describe('BatchLoader over encoded files', () => {
     expect(out.map((b) => b.n)).toEqual([3, 2]);
     const all = bytes(out);
     const { readFile } = await import('node:fs/promises');
+    // JPEGs take the native path, the PNG sharp's (test/data/jpeg-batch.test.ts checks both against Pillow).
     for (let i = 0; i < ds.size; i++) {
-      const want = await preprocessImage(await readFile(ds.source.filePath(i)), 'eval', null);
-      expect(all.subarray(i * 224 * 224 * 3, (i + 1) * 224 * 224 * 3).equals(want.pixels)).toBe(true);
+      const file = ds.source.filePath(i);
+      const input = await readFile(file);
+      let want: Uint8Array;
+      if (file.endsWith('.png')) want = (await preprocessImage(input, 'eval', null)).pixels;
+      else {
+        want = new Uint8Array(224 * 224 * 3);
+        const [o] = await preprocessJpegBatch([{ input, mode: 'eval', rng: null }], want, 1);
+        expect(o.ok).toBe(true);
+      }
+      expect(all.subarray(i * 224 * 224 * 3, (i + 1) * 224 * 224 * 3).equals(Buffer.from(want))).toBe(true);
     }
   });
 
