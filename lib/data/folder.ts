@@ -70,6 +70,11 @@ class FolderMemoryDataset extends MemoryDataset implements FolderDataset {
     this.fromCache = extra.fromCache;
     this.cacheFile = extra.cacheFile;
   }
+
+  /** Number of files skipped when the folder was read (what the trainer reports as skippedFiles). */
+  get skippedFiles(): number {
+    return this.skipped.length;
+  }
 }
 
 /** An explicit list of labelled image files to decode (see readImageList). */
@@ -349,7 +354,9 @@ export async function readImageList(listing: ImageList, opts: FolderOptions = {}
       const { header } = hit;
       if (header.skipped.length > 0 && !opts.skipBad) {
         const s = header.skipped[0];
-        throw dataError(`${what}: cannot decode ${s.file}: ${s.reason} (pass skipBad: true to skip bad images)`);
+        throw dataError(
+          `${what}: cannot decode ${s.file}: ${s.reason}. Replace or delete the file, or set data.badFiles to 'skip' (skipBad: true) to skip and count bad files`,
+        );
       }
       // Class names come from the listing (the key covers files and labels, not the names).
       return new FolderMemoryDataset(
@@ -387,7 +394,12 @@ export async function readImageList(listing: ImageList, opts: FolderOptions = {}
   };
   const fail = (i: number, e: unknown): void => {
     const reason = (e as Error)?.message ?? String(e);
-    if (!opts.skipBad) throw dataError(`${what}: cannot decode ${listing.files[i]}: ${reason}`, e);
+    if (!opts.skipBad) {
+      throw dataError(
+        `${what}: cannot decode ${listing.files[i]}: ${reason}. Replace or delete the file, or set data.badFiles to 'skip' (skipBad: true) to skip and count bad files`,
+        e,
+      );
+    }
     skipped.push({ file: listing.files[i], reason });
   };
 

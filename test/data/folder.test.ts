@@ -149,8 +149,10 @@ describe('folder reader', () => {
     const bad = path.join(r, 'train/dog/broken.jpg');
     writeFileSync(bad, Buffer.from([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3, 4, 5, 6, 7, 8]));
     await expect(readImageFolder(r, 'train', { cacheDir })).rejects.toThrow(new RegExp(`cannot decode ${bad.replace(/[.]/g, '\\.')}`));
+    await expect(readImageFolder(r, 'train', { cacheDir })).rejects.toThrow(/set data\.badFiles to 'skip'/);
     const ds = await readImageFolder(r, 'train', { cacheDir, skipBad: true });
     expect(ds.skipped).toEqual([bad]);
+    expect(ds.skippedFiles).toBe(1);
     expect(ds.size).toBe(6);
     expect(ds.files).not.toContain(bad);
     expect(Array.from(ds.labels)).toEqual([0, 0, 1, 1, 1, 2]);
@@ -159,7 +161,8 @@ describe('folder reader', () => {
     const again = await readImageFolder(r, 'train', { cacheDir, skipBad: true });
     expect(again.fromCache).toBe(true);
     expect(again.skipped).toEqual([bad]);
-    await expect(readImageFolder(r, 'train', { cacheDir })).rejects.toThrow(/broken\.jpg/);
+    expect(again.skippedFiles).toBe(1);
+    await expect(readImageFolder(r, 'train', { cacheDir })).rejects.toThrow(/broken\.jpg[\s\S]*set data\.badFiles to 'skip'/);
   });
 
   it('rejects an empty class folder and a missing split, naming them', async () => {

@@ -55,20 +55,14 @@ describe('skipnet launch', () => {
 
   it('trains with 2 ranks through the CLI: rank 0 writes the run, global batch reported', async () => {
     const outDir = join(scratch, 'run');
-    const args = [
-      '--import', 'tsx', 'lib/cli/main.ts', 'launch', '--nproc-per-node', '2', '--',
+    const { code, stdout, stderr } = await cli([
+      'launch', '--nproc-per-node', '2', '--',
       'train', '--json', '--steps', '4', '--out', outDir,
       '--set', 'data.source={"kind":"synthetic","size":64,"testSize":32,"height":16,"width":16,"numClasses":4}',
       '--set', 'model.depth=8', '--set', 'data.batchSize=8', '--set', 'evalEvery=2', '--set', 'logEvery=1',
-    ];
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    ]);
     expect(code, stderr).toBe(0);
-    const events = stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { type: string; step?: number });
+    const events = eventsOf(stdout);
     expect(events.filter((e) => e.type === 'train').map((e) => e.step)).toEqual([1, 2, 3, 4]);
     expect(events.filter((e) => e.type === 'start')).toHaveLength(1); // rank 0 alone reports
     expect(stdout).not.toMatch(/\[rank 1\]/);
@@ -79,4 +73,42 @@ describe('skipnet launch', () => {
     expect(existsSync(join(outDir, 'last', 'weights.safetensors'))).toBe(true);
     expect(JSON.parse(readFileSync(join(outDir, 'summary.json'), 'utf8')).steps).toBe(4);
   });
+
+  it('resumes across world sizes: a 2-rank checkpoint in 1 process, and that one in 2 ranks', async () => {
+    const outDir = join(scratch, 'run'); // the previous test's 2-rank run, 4 steps
+    const weightsAt = () => readFileSync(join(outDir, 'last', 'weights.safetensors'));
+    const before = weightsAt();
+    // 1 process continues the 2-rank run: same global batch (8), steps 5-6.
+    const one = await cli(['train', '--json', '--resume', outDir, '--steps', '6']);
+    expect(one.code, one.stderr).toBe(0);
+    expect(eventsOf(one.stdout).filter((e) => e.type === 'train').map((e) => e.step)).toEqual([5, 6]);
+    const afterOne = weightsAt();
+    expect(afterOne.equals(before)).toBe(false);
+    // 2 ranks continue the 1-process checkpoint: steps 7-8, each rank on half the batch.
+    const two = await cli(['launch', '--nproc-per-node', '2', '--', 'train', '--json', '--resume', outDir, '--steps', '8']);
+    expect(two.code, two.stderr).toBe(0);
+    const events = eventsOf(two.stdout);
+    expect(events.filter((e) => e.type === 'train').map((e) => e.step)).toEqual([7, 8]);
+    expect((events.find((e) => e.type === 'start') as unknown as { batchesPerEpoch: number }).batchesPerEpoch).toBe(8);
+    expect(JSON.parse(readFileSync(join(outDir, 'summary.json'), 'utf8')).steps).toBe(8);
+    expect(weightsAt().equals(afterOne)).toBe(false);
+  });
 });
+
+/** Runs the CLI from the sources in a child process. */
+async function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'lib/cli/main.ts', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  return { code, stdout, stderr };
+}
+
+function eventsOf(stdout: string): { type: string; step?: number }[] {
+  return stdout
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as { type: string; step?: number });
+}
