@@ -30,6 +30,10 @@ export interface NativeModelSpec {
   seed: number;
   /** Default float32; float64 exists for gradient checks against reference implementations. */
   dtype?: 'float32' | 'float64';
+  /** Autocast dtype of the forward passes (weights stay float32); 'fp16' needs CUDA. Default 'fp32'. */
+  precision?: 'fp32' | 'bf16' | 'fp16';
+  /** Dynamic loss scaling (GradScaler semantics): initial scale and growth interval. Absent: no scaling. */
+  lossScale?: { initScale: number; growthInterval: number };
 }
 
 export interface OptimizerArgs {
@@ -69,6 +73,9 @@ export interface TrainStepResult {
   correct: number; // top-1 correct in this batch
   n: number;
   gateExec: Float64Array; // per gated block (M = blocks - 1): how many samples executed it
+  /** With loss scaling: the scale of this step's loss, and whether its gradients overflowed (no update). */
+  lossScale?: number;
+  stepSkipped?: boolean;
 }
 
 export interface EvalStepResult {

@@ -244,6 +244,20 @@ export const RunConfigSchema = z.strictObject({
     .string()
     .regex(/^(cpu|cuda(:\d+)?)$/, "must be 'cpu', 'cuda' or 'cuda:N'")
     .default('cpu'),
+  /**
+   * Mixed precision: the forward passes run under autocast in this dtype, weights, gradients and
+   * optimizer state stay float32. 'bf16' works on CPU and CUDA; 'fp16' needs CUDA and uses
+   * dynamic loss scaling.
+   */
+  precision: z.enum(['fp32', 'bf16', 'fp16']).default('fp32'),
+  /** Dynamic loss scaling (torch.cuda.amp.GradScaler's rule); enabled defaults to precision === 'fp16'. */
+  lossScaling: z
+    .strictObject({
+      enabled: z.boolean().optional(),
+      initScale: z.number().positive().default(65536),
+      growthInterval: positiveInt.default(2000),
+    })
+    .prefault({}),
   /** LibTorch intra-op threads. */
   threads: positiveInt.default(() => os.availableParallelism()),
   seed: z.number().int().min(0).default(0),
@@ -252,6 +266,9 @@ export const RunConfigSchema = z.strictObject({
 }).superRefine((c, ctx) => {
   if (c.stage === 'hrl' && c.model.gate === 'none') {
     ctx.addIssue({ code: 'custom', path: ['stage'], message: "the HRL stage trains gates: model.gate must be 'rnn', 'ffgate1' or 'ffgate2', got 'none'" });
+  }
+  if (c.precision === 'fp16' && c.device === 'cpu') {
+    ctx.addIssue({ code: 'custom', path: ['precision'], message: "precision 'fp16' needs a CUDA device (autocast on the CPU computes in bf16): use 'bf16' or 'fp32' on the CPU, or device 'cuda'" });
   }
   if (c.gateWarmupSteps > 0 && (c.stage !== 'sp' || c.model.gate === 'none' || c.model.gateMode !== 'hard')) {
     ctx.addIssue({

@@ -12,6 +12,15 @@ enum class Arch { Cifar, ImageNet };
 enum class GateKind { None, Rnn, FFGate1, FFGate2 };
 enum class GateMode { Hard, Soft };
 
+// Mixed precision (precision.h): the dtype autocast computes in; weights stay float32.
+enum class Precision { Fp32, Bf16, Fp16 };
+
+struct LossScaleOptions {
+  bool enabled = false;
+  double initScale = 65536.0;     // 2^16, as GradScaler
+  int64_t growthInterval = 2000;  // finite steps in a row before the scale doubles
+};
+
 struct ModelSpec {
   Arch arch = Arch::Cifar;
   int depth = 38;
@@ -25,6 +34,8 @@ struct ModelSpec {
   int threads = 1;
   uint64_t seed = 0;
   bool float64 = false;  // double precision: for gradient checks against references
+  Precision precision = Precision::Fp32;
+  LossScaleOptions lossScale;  // dynamic loss scaling, for fp16
 };
 
 struct BlockShape {

@@ -58,6 +58,28 @@ Engine::Engine(const ModelSpec& spec)
   // torch::tensor() of doubles makes the default dtype (float32): ask for float64 explicitly.
   shift_ = torch::tensor(shift, torch::kFloat64).to(device_, dtype_);
   scale_ = torch::tensor(scale, torch::kFloat64).to(device_, dtype_);
+  if (spec_.precision == Precision::Fp16 && !device_.is_cuda()) {
+    throw SkipNetError("ERR_BAD_ARG", "precision 'fp16' needs a CUDA device (autocast on the CPU computes in bf16): use precision 'bf16' or 'fp32' on the CPU");
+  }
+  if (spec_.lossScale.enabled) scaler_ = std::make_unique<LossScaler>(spec_.lossScale);
+}
+
+void Engine::backward(const torch::Tensor& loss) {
+  if (scaler_) (loss * scaler_->scale()).backward();
+  else loss.backward();
+}
+
+void Engine::finishStep(const SgdArgs& args, TrainResult& r) {
+  if (scaler_) {
+    const bool finite = scaler_->unscaleAndCheck(params_);
+    r.lossScale = scaler_->scale();
+    scaler_->update(finite);
+    if (!finite) {
+      r.stepSkipped = true;  // as GradScaler: no update, a smaller scale next time
+      return;
+    }
+  }
+  sgdStep(args);
 }
 
 torch::Tensor Engine::toInput(const BatchView& b) const {
@@ -113,9 +135,14 @@ TrainResult Engine::trainStep(const BatchView& batch, const SgdArgs& args) {
   // ends in a NaN loss leaves the model exactly as it was (a few KB of copies).
   snapshotBuffers();
   const auto rule = spec_.gateMode == GateMode::Soft ? MaskRule::Soft : MaskRule::StraightThrough;
-  // p > -1 holds for every probability: the straight-through mask is 1 in the forward pass.
-  auto fwd = model_->forwardMasked(x, rule, args.gatesOpen ? -1.0 : 0.5);
-  auto loss = torch::nn::functional::cross_entropy(fwd.logits, y);
+  ForwardResult fwd;
+  torch::Tensor loss;
+  {
+    AutocastScope autocast(spec_.precision, device_);
+    // p > -1 holds for every probability: the straight-through mask is 1 in the forward pass.
+    fwd = model_->forwardMasked(x, rule, args.gatesOpen ? -1.0 : 0.5);
+    loss = torch::nn::functional::cross_entropy(fwd.logits, y);
+  }
   // The step's metrics come from the forward pass alone, so they are taken before backward:
   // data-parallel ranks exchange them first, and a NaN on any rank then stops every rank
   // (rather than leaving the others waiting for its gradients).
@@ -138,9 +165,9 @@ TrainResult Engine::trainStep(const BatchView& batch, const SgdArgs& args) {
   }
   for (auto& p : params_) p.mutable_grad() = torch::Tensor();
   if (dist_) dist_->beginBackward(params_, "the gradient all-reduce");  // buckets may leave during backward
-  loss.backward();
+  backward(loss);
   if (dist_) dist_->averageGradients(params_, "the gradient all-reduce");
-  sgdStep(args);
+  finishStep(args, r);
   return r;
 }
 
@@ -200,15 +227,19 @@ Engine::HrlPass Engine::hrlForwardBackward(const BatchView& batch, const HrlArgs
     // statistics) but without gradient; its running-statistics update is undone so that
     // the step updates them once, from the sampled pass, as without a baseline.
     torch::NoGradGuard noGrad;
+    AutocastScope autocast(spec_.precision, device_);
     auto greedy = model_->forwardMasked(x, MaskRule::Threshold, 0.5, nullptr, !hrl.skipCompute);
     auto greedyCe = torch::nn::functional::cross_entropy(
         greedy.logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));
     greedyReturns = hrlReturns(torch::stack(greedy.masks), greedyCe, hrl);
     restoreBuffers();
   }
-  h.fwd = model_->forwardMasked(x, MaskRule::Sample, 0.5, &sampling, !hrl.skipCompute);
-  h.ce = torch::nn::functional::cross_entropy(
-      h.fwd.logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));
+  {
+    AutocastScope autocast(spec_.precision, device_);
+    h.fwd = model_->forwardMasked(x, MaskRule::Sample, 0.5, &sampling, !hrl.skipCompute);
+    h.ce = torch::nn::functional::cross_entropy(
+        h.fwd.logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));
+  }
   auto ceMean = h.ce.mean();
   const double lossValue = ceMean.item<double>();
   if (!std::isfinite(lossValue)) {
@@ -235,7 +266,7 @@ Engine::HrlPass Engine::hrlForwardBackward(const BatchView& batch, const HrlArgs
   if (hrl.meanOverBatch) h.rl = h.rl / static_cast<double>(batch.n);
   h.total = ceMean + h.rl;
   for (auto& p : params_) p.mutable_grad() = torch::Tensor();
-  h.total.backward();
+  backward(h.total);
   if (hrl.movingBaseline) {
     returnBaseline_ = (returnBaseline_ * hrl.baselineMomentum + h.returns.mean(1, true) * (1 - hrl.baselineMomentum)).detach();
   }
@@ -248,8 +279,8 @@ HrlResult Engine::hrlStep(const BatchView& batch, const SgdArgs& sgd, const HrlA
   sampling.generator = gen;
   if (dist_) return hrlStepDistributed(batch, sgd, hrl, sampling);
   auto h = hrlForwardBackward(batch, hrl, sampling);
-  sgdStep(sgd);
   HrlResult r;
+  finishStep(sgd, r);
   r.loss = h.ce.mean().item<double>();
   r.rlLoss = h.rl.item<double>();
   r.meanReturn = h.returns.mean().item<double>();
@@ -311,8 +342,8 @@ HrlResult Engine::hrlStepDistributed(const BatchView& batch, const SgdArgs& sgd,
     returnBaseline_ = mean.view({m, 1}).to(device_, dtype_);
   }
   dist_->averageGradients(params_, "the gradient all-reduce");
-  sgdStep(sgd);
   HrlResult r;
+  finishStep(sgd, r);
   r.n = static_cast<int64_t>(v[4]);
   r.loss = v[0] / v[4];
   r.rlLoss = v[1] / world;  // 'sum': the ranks' terms carry the factor world; 'mean': their average
@@ -341,7 +372,11 @@ EvalResult Engine::evalStep(const BatchView& batch, double threshold, bool skipp
   torch::InferenceMode inference;
   auto x = toInput(batch);
   auto y = toLabels(batch);
-  auto fwd = skipping ? model_->forwardSkipping(x, threshold) : model_->forwardMasked(x, MaskRule::Threshold, threshold);
+  ForwardResult fwd;
+  {
+    AutocastScope autocast(spec_.precision, device_);
+    fwd = skipping ? model_->forwardSkipping(x, threshold) : model_->forwardMasked(x, MaskRule::Threshold, threshold);
+  }
 
   EvalResult r;
   r.n = batch.n;
@@ -387,6 +422,8 @@ EvalResult Engine::evalStep(const BatchView& batch, double threshold, bool skipp
 namespace {
 // The HRL moving-average baseline travels with the optimizer state (it is training state).
 const char* const kBaselineName = "hrl.return_baseline";
+// So does the loss scaler's state: [scale, finite steps since the last change].
+const char* const kScalerName = "amp.loss_scaler";
 
 NamedTensor named(const std::string& name, const torch::Tensor& t) {
   auto cpu = t.detach().to(torch::kCPU).contiguous().clone();
@@ -464,6 +501,9 @@ std::vector<NamedTensor> Engine::exportOptimizer() {
     if (momentum_[i].defined()) out.push_back(named("momentum." + paramNames_[i], momentum_[i]));
   }
   if (returnBaseline_.defined()) out.push_back(named(kBaselineName, returnBaseline_));
+  if (scaler_) {
+    out.push_back(named(kScalerName, torch::tensor({scaler_->scale(), static_cast<double>(scaler_->growthTracker())}, torch::kFloat64)));
+  }
   return out;
 }
 
@@ -523,10 +563,17 @@ void Engine::importWeights(const std::vector<NamedTensor>& entries) {
 
 void Engine::importOptimizer(const std::vector<NamedTensor>& all) {
   std::vector<NamedTensor> entries;
-  torch::Tensor baseline;
+  torch::Tensor baseline, scaler;
   for (const auto& e : all) {
     if (e.name == kBaselineName) baseline = e.tensor;
+    else if (e.name == kScalerName) scaler = e.tensor;
     else entries.push_back(e);
+  }
+  // A checkpoint without scaler state (saved without loss scaling) starts the scaler afresh.
+  if (scaler.defined() && scaler_) {
+    if (scaler.numel() != 2) throw SkipNetError("ERR_WEIGHTS", std::string(kScalerName) + " must hold 2 values");
+    auto v = scaler.to(torch::kCPU, torch::kFloat64).contiguous();
+    scaler_->restore(v.data_ptr<double>()[0], static_cast<int64_t>(v.data_ptr<double>()[1]));
   }
   std::vector<std::pair<std::string, torch::Tensor>> targets;
   for (size_t i = 0; i < params_.size(); ++i) targets.emplace_back("momentum." + paramNames_[i], params_[i]);

@@ -4,6 +4,7 @@
 #include "pch.h"
 #include "architecture.h"
 #include "distributed.h"
+#include "precision.h"
 #include "skipnet_model.h"
 
 #include <map>
@@ -31,6 +32,10 @@ struct TrainResult {
   int64_t correct = 0;
   int64_t n = 0;
   std::vector<double> gateExec;
+  // Dynamic loss scaling (fp16): the scale this step's loss was multiplied by, and whether its
+  // gradients overflowed so that the optimizer step was skipped (the scale is then halved).
+  double lossScale = 0;
+  bool stepSkipped = false;
 };
 
 struct EvalResult {
@@ -106,6 +111,10 @@ class Engine {
   torch::Tensor toInput(const BatchView& batch) const;
   torch::Tensor toLabels(const BatchView& batch) const;
   void sgdStep(const SgdArgs& args);
+  // Backward of the (loss-scaled) loss; then, after any all-reduce, finishStep unscales and
+  // takes the optimizer step unless the scaled gradients overflowed.
+  void backward(const torch::Tensor& loss);
+  void finishStep(const SgdArgs& args, TrainResult& r);
   const MacTable& macsFor(int64_t height, int64_t width);
   struct HrlPass {
     ForwardResult fwd;
@@ -131,6 +140,7 @@ class Engine {
   torch::Tensor returnBaseline_;         // (M, 1) moving average of the returns, when used
   std::map<std::pair<int64_t, int64_t>, MacTable> macCache_;
   std::unique_ptr<Distributed> dist_;  // set by attachDistributed; null in a single process
+  std::unique_ptr<LossScaler> scaler_;  // set when spec.lossScale.enabled
 };
 
 // "cpu", "cuda", "cuda:N"; throws SkipNetError(ERR_CUDA_UNAVAILABLE / ERR_BAD_ARG).

@@ -1,6 +1,8 @@
 #include "pch.h"
 #include "js_convert.h"
 
+#include "precision.h"
+
 #include "errors.h"
 
 #include <cmath>
@@ -97,6 +99,22 @@ ModelSpec specFromJs(const Napi::Value& value) {
     const auto d = dtype.IsString() ? dtype.As<Napi::String>().Utf8Value() : "";
     if (d != "float32" && d != "float64") bad("dtype must be 'float32' or 'float64'");
     s.float64 = d == "float64";
+  }
+  auto precision = o.Get("precision");
+  if (!precision.IsUndefined()) {
+    if (!precision.IsString()) bad("precision must be 'fp32', 'bf16' or 'fp16'");
+    s.precision = parsePrecision(precision.As<Napi::String>().Utf8Value());
+    if (s.precision != Precision::Fp32 && s.float64) bad("mixed precision ('" + std::string(precisionName(s.precision)) + "') needs dtype 'float32'");
+    if (s.precision == Precision::Fp16 && s.device == "cpu") {
+      bad("precision 'fp16' needs a CUDA device (autocast on the CPU computes in bf16): use precision 'bf16' or 'fp32' on the CPU");
+    }
+  }
+  auto scaling = o.Get("lossScale");
+  if (!scaling.IsUndefined()) {
+    auto ls = objectArg(scaling, "lossScale");
+    s.lossScale.enabled = true;
+    s.lossScale.initScale = numberField(ls, "initScale", 1e-30, 3.4e38);
+    s.lossScale.growthInterval = intField(ls, "growthInterval", 1, 1e9);
   }
   return s;
 }
@@ -262,6 +280,10 @@ Napi::Value trainResultToJs(Napi::Env env, const TrainResult& r) {
   o.Set("correct", static_cast<double>(r.correct));
   o.Set("n", static_cast<double>(r.n));
   o.Set("gateExec", doubles(env, r.gateExec));
+  if (r.lossScale > 0) {
+    o.Set("lossScale", r.lossScale);
+    o.Set("stepSkipped", r.stepSkipped);
+  }
   return o;
 }
 

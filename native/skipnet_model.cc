@@ -159,8 +159,10 @@ torch::Tensor SkipNetImpl::stem(const torch::Tensor& x) {
 }
 
 torch::Tensor SkipNetImpl::gateProbability(int64_t block, const torch::Tensor& features) {
-  if (spec.gate == GateKind::Rnn) return gate->step(block, features);
-  return gates[block]->as<FFGateImpl>()->forward(features);
+  auto p = spec.gate == GateKind::Rnn ? gate->step(block, features) : gates[block]->as<FFGateImpl>()->forward(features);
+  // Under autocast the gate's last layer computes in bf16/fp16; the probabilities (thresholds,
+  // log-probabilities of HRL) are kept in the parameters' dtype.
+  return p.scalar_type() == fc->weight.scalar_type() ? p : p.to(fc->weight.scalar_type());
 }
 
 ForwardResult SkipNetImpl::forwardMasked(const torch::Tensor& input, MaskRule rule, double threshold,
@@ -180,7 +182,8 @@ ForwardResult SkipNetImpl::forwardMasked(const torch::Tensor& input, MaskRule ru
       x = (b->residual(x) + b->shortcut(x)).relu_();
     }
   } else {
-    if (spec.gate == GateKind::Rnn) gate->reset(x.size(0), x.options());
+    // The recurrent state stays in the parameters' dtype under autocast.
+    if (spec.gate == GateKind::Rnn) gate->reset(x.size(0), x.options().dtype(fc->weight.scalar_type()));
     // Gate k reads the blended output of block k and decides block k+1; the last
     // block's gate would decide nothing, so it is never computed.
     auto p = gateProbability(0, x);
@@ -239,7 +242,7 @@ torch::Tensor SkipNetImpl::runOnExecuting(ResidualBlockImpl& b, const torch::Ten
   // index_copy is out of place, so gradients reach both the block and the shortcut.
   auto idx = run.nonzero().view({-1});
   auto ran = (b.residual(x.index_select(0, idx)) + shortcut.index_select(0, idx)).relu_();
-  return shortcut.index_copy(0, idx, ran);
+  return shortcut.index_copy(0, idx, ran.to(shortcut.scalar_type()));
 }
 
 ForwardResult SkipNetImpl::forwardSkipping(const torch::Tensor& input, double threshold) {
@@ -249,7 +252,7 @@ ForwardResult SkipNetImpl::forwardSkipping(const torch::Tensor& input, double th
   const int64_t n = numBlocks();
   auto* first = blocks[0]->as<ResidualBlockImpl>();
   x = (first->residual(x) + first->shortcut(x)).relu_();
-  if (spec.gate == GateKind::Rnn) gate->reset(x.size(0), x.options());
+  if (spec.gate == GateKind::Rnn) gate->reset(x.size(0), x.options().dtype(fc->weight.scalar_type()));
   auto p = gateProbability(0, x);
   for (int64_t i = 1; i < n; ++i) {
     auto* b = blocks[i]->as<ResidualBlockImpl>();

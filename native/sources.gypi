@@ -5,6 +5,7 @@
     'architecture.cc',
     'skipnet_model.cc',
     'engine.cc',
+    'precision.cc',
     'distributed.cc',
     'gradient_sync.cc',
     'js_convert.cc',

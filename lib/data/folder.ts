@@ -45,6 +45,8 @@ export interface FolderDataset extends MemoryDataset {
   /** Files that failed to decode and were skipped (skipBad: true). */
   readonly skipped: string[];
   readonly skippedReasons: SkippedImage[];
+  /** skipped.length. */
+  readonly skippedFiles: number;
   /** The image files in dataset order (skipped ones excluded). */
   readonly files: string[];
   /** True when the pixels came from the decode cache. */

@@ -55,6 +55,10 @@ export type TrainEvent =
       imgPerSec: number;
       dataWaitMs: number; // time spent waiting for batches in the window
       elapsedSeconds: number;
+      // With loss scaling (precision 'fp16'): the current scale, and the window's steps whose
+      // gradients overflowed (no update was made).
+      lossScale?: number;
+      overflowSteps?: number;
     }
   | { type: 'eval'; step: number; steps: number; metrics: EvalMetrics; best: boolean; seconds: number }
   | { type: 'checkpoint'; step: number; name: 'last' | 'best'; dir: string }

@@ -21,7 +21,14 @@ export function modelSpecFor(config: RunConfig, dataset: ImageDataset): NativeMo
     device: config.device,
     threads: config.threads,
     seed: config.seed,
+    precision: config.precision,
+    ...(lossScalingOn(config) ? { lossScale: { initScale: config.lossScaling.initScale, growthInterval: config.lossScaling.growthInterval } } : {}),
   };
+}
+
+/** Dynamic loss scaling: on for fp16 unless turned off, and wherever asked for. */
+export function lossScalingOn(config: RunConfig): boolean {
+  return config.lossScaling.enabled ?? config.precision === 'fp16';
 }
 
 /** Train and test splits must agree on image shape and label space. */

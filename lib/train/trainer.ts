@@ -195,6 +195,8 @@ export async function train(config: RunConfig, opts: TrainOptions = {}): Promise
       return p;
     };
     let pending = step < totalSteps ? prefetch() : null;
+    let lossScale: number | null = null; // with loss scaling: the scale of the last step
+    let windowOverflows = 0;
 
     while (step < totalSteps) {
       // Ranks see a Ctrl-C at different steps: they agree on it, so all stop at the same one.
@@ -229,6 +231,10 @@ export async function train(config: RunConfig, opts: TrainOptions = {}): Promise
       }
       step += 1;
       meter.add(r);
+      if (r.lossScale !== undefined) {
+        lossScale = r.lossScale;
+        if (r.stepSkipped) windowOverflows += 1;
+      }
       emit({ type: 'step', step, steps: totalSteps, lr, loss: r.loss });
 
       if (step % config.logEvery === 0 || step === totalSteps) {
@@ -246,7 +252,9 @@ export async function train(config: RunConfig, opts: TrainOptions = {}): Promise
           dataWaitMs: windowWaitMs,
           skippedFiles: trainSet.skippedFiles ?? 0, // bad image files skipped so far (data.badFiles 'skip')
           elapsedSeconds: (now - started) / 1000,
+          ...(lossScale === null ? {} : { lossScale, overflowSteps: windowOverflows }),
         };
+        windowOverflows = 0;
         emit(event);
         await record(event);
         windowStart = now;
