@@ -138,6 +138,11 @@ export interface DistributedOptions {
   /** trainStep all-reduces gradient buckets while backward still runs (default true); hrlStep
    *  always averages after backward. Off for models whose parameter use changes between steps. */
   overlap?: boolean;
+  /**
+   * Synchronised batch norm: training-mode statistics over every rank's samples (all-reduced
+   * in forward and backward), as torch.nn.SyncBatchNorm. Default false: per-rank statistics.
+   */
+  syncBatchNorm?: boolean;
 }
 
 export interface DistributedInfo {

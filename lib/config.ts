@@ -217,6 +217,11 @@ const DistributedSchema = z.strictObject({
   bucketMb: z.number().positive().default(25),
   /** SP steps all-reduce gradient buckets while backward runs (HRL steps average after backward). */
   overlap: z.boolean().default(true),
+  /**
+   * Batch-norm statistics over the global batch (all ranks) instead of each rank's shard, as
+   * torch.nn.SyncBatchNorm; costs two small all-reduces per batch-norm layer and step.
+   */
+  syncBatchNorm: z.boolean().default(false),
 });
 
 export const RunConfigSchema = z.strictObject({
@@ -269,6 +274,13 @@ export const RunConfigSchema = z.strictObject({
   }
   if (c.precision === 'fp16' && c.device === 'cpu') {
     ctx.addIssue({ code: 'custom', path: ['precision'], message: "precision 'fp16' needs a CUDA device (autocast on the CPU computes in bf16): use 'bf16' or 'fp32' on the CPU, or device 'cuda'" });
+  }
+  if (c.distributed.syncBatchNorm && c.stage === 'hrl' && c.hrl.execution === 'skip') {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['distributed', 'syncBatchNorm'],
+      message: "synchronised batch norm needs every rank to run the same blocks: use hrl.execution 'mask' with it, or turn it off",
+    });
   }
   if (c.gateWarmupSteps > 0 && (c.stage !== 'sp' || c.model.gate === 'none' || c.model.gateMode !== 'hard')) {
     ctx.addIssue({

@@ -382,6 +382,20 @@ void Distributed::sumInPlace(std::vector<double>& values, const std::string& wha
 #endif
 }
 
+void Distributed::sumInPlace(torch::Tensor& values, const std::string& what) {
+  checkUsable(what);
+#ifdef SKIPNET_HAVE_C10D
+  guardedCall(
+      [&] {
+        std::vector<at::Tensor> t{values.detach().to(group_->commDevice).contiguous()};
+        group_->pg->allreduce(t)->wait();
+        torch::NoGradGuard noGrad;
+        values.copy_(t[0]);
+      },
+      [&](const std::string& detail) { fail(what, detail); });
+#endif
+}
+
 void Distributed::barrier(int64_t timeoutMs) {
   const std::string what = "a barrier";
   checkUsable(what);

@@ -28,6 +28,7 @@ struct DistributedOptions {
   int64_t collectiveTimeoutMs = 300000;            // one collective (a stuck peer fails it)
   double bucketMb = 25;                            // gradient all-reduce bucket size
   bool overlap = true;                             // all-reduce buckets while backward runs (gradient_sync.h)
+  bool syncBatchNorm = false;                      // batch-norm statistics over all ranks (batch_norm.h)
 };
 
 // Fills the fields left unset from the environment (torchrun's variables) and checks them.
@@ -62,6 +63,9 @@ class Distributed {
   void averageGradients(const std::vector<torch::Tensor>& params, const std::string& what);
   // Sums a small float64 vector over the ranks, in place.
   void sumInPlace(std::vector<double>& values, const std::string& what);
+  // Sums a tensor over the ranks, in place (synchronised batch norm's statistics).
+  void sumInPlace(torch::Tensor& values, const std::string& what);
+  bool syncBatchNorm() const { return options_.syncBatchNorm; }
   // Waits until every rank has called it (or timeoutMs passes). Store-based, so it may wait
   // much longer than a collective, e.g. while rank 0 evaluates and writes a checkpoint.
   void barrier(int64_t timeoutMs);

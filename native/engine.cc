@@ -188,6 +188,13 @@ void Engine::attachDistributed(std::unique_ptr<Distributed> group) {
   state.insert(state.end(), buffers_.begin(), buffers_.end());
   group->broadcastFromRoot(state, "the broadcast of rank 0's weights");
   dist_ = std::move(group);
+  if (dist_->syncBatchNorm()) {
+    auto* group_ = dist_.get();
+    auto sum = std::make_shared<SumOverRanks>([group_](torch::Tensor& t) { group_->sumInPlace(t, "the synchronised batch-norm all-reduce"); });
+    for (auto& m : model_->modules(/*include_self=*/false)) {
+      if (auto* bn = m->as<BatchNormImpl>()) bn->sync = sum;
+    }
+  }
 }
 
 void Engine::snapshotBuffers() {
@@ -297,6 +304,10 @@ HrlResult Engine::hrlStep(const BatchView& batch, const SgdArgs& sgd, const HrlA
 // term by the world size, so that the average restores the sum over the global batch.
 HrlResult Engine::hrlStepDistributed(const BatchView& batch, const SgdArgs& sgd, const HrlArgs& hrl,
                                      const Sampling& sampling) {
+  if (hrl.skipCompute && dist_->syncBatchNorm()) {
+    // Each rank would run a different set of blocks, hence a different sequence of collectives.
+    throw SkipNetError("ERR_BAD_ARG", "HRL execution 'skip' cannot be combined with synchronised batch norm: set hrl.execution to 'mask' or distributed.syncBatchNorm to false");
+  }
   const double world = dist_->size();
   HrlArgs local = hrl;
   if (!hrl.meanOverBatch) local.rlWeight *= world;

@@ -211,6 +211,10 @@ DistributedOptions distributedFromJs(const Napi::Value& value) {
     if (!o.Get("overlap").IsBoolean()) bad("overlap must be a boolean");
     d.overlap = o.Get("overlap").As<Napi::Boolean>().Value();
   }
+  if (has("syncBatchNorm")) {
+    if (!o.Get("syncBatchNorm").IsBoolean()) bad("syncBatchNorm must be a boolean");
+    d.syncBatchNorm = o.Get("syncBatchNorm").As<Napi::Boolean>().Value();
+  }
   return d;
 }
 

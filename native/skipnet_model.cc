@@ -16,20 +16,20 @@ nn::Conv2d conv(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t pad,
 ResidualBlockImpl::ResidualBlockImpl(const BlockShape& s) : shape(s) {
   if (s.bottleneck) {
     conv1 = register_module("conv1", conv(s.inChannels, s.planes, 1, 1, 0));
-    bn1 = register_module("bn1", nn::BatchNorm2d(s.planes));
+    bn1 = register_module("bn1", BatchNorm(s.planes));
     conv2 = register_module("conv2", conv(s.planes, s.planes, 3, s.stride, 1));
-    bn2 = register_module("bn2", nn::BatchNorm2d(s.planes));
+    bn2 = register_module("bn2", BatchNorm(s.planes));
     conv3 = register_module("conv3", conv(s.planes, s.outChannels, 1, 1, 0));
-    bn3 = register_module("bn3", nn::BatchNorm2d(s.outChannels));
+    bn3 = register_module("bn3", BatchNorm(s.outChannels));
   } else {
     conv1 = register_module("conv1", conv(s.inChannels, s.planes, 3, s.stride, 1));
-    bn1 = register_module("bn1", nn::BatchNorm2d(s.planes));
+    bn1 = register_module("bn1", BatchNorm(s.planes));
     conv2 = register_module("conv2", conv(s.planes, s.planes, 3, 1, 1));
-    bn2 = register_module("bn2", nn::BatchNorm2d(s.planes));
+    bn2 = register_module("bn2", BatchNorm(s.planes));
   }
   if (s.projection) {
     downsample = register_module(
-        "downsample", nn::Sequential(conv(s.inChannels, s.outChannels, 1, s.stride, 0), nn::BatchNorm2d(s.outChannels)));
+        "downsample", nn::Sequential(conv(s.inChannels, s.outChannels, 1, s.stride, 0), BatchNorm(s.outChannels)));
   }
 }
 
@@ -83,12 +83,12 @@ torch::Tensor RnnGateImpl::step(int64_t block, const torch::Tensor& features) {
 FFGateImpl::FFGateImpl(int64_t channels, bool deep_) : deep(deep_) {
   if (deep) {
     conv1 = register_module("conv1", conv(channels, channels, 3, 1, 1));
-    bn1 = register_module("bn1", nn::BatchNorm2d(channels));
+    bn1 = register_module("bn1", BatchNorm(channels));
     conv2 = register_module("conv2", conv(channels, channels, 3, 2, 1));
-    bn2 = register_module("bn2", nn::BatchNorm2d(channels));
+    bn2 = register_module("bn2", BatchNorm(channels));
   } else {
     conv1 = register_module("conv1", conv(channels, channels, 3, 2, 1));
-    bn1 = register_module("bn1", nn::BatchNorm2d(channels));
+    bn1 = register_module("bn1", BatchNorm(channels));
   }
   linear = register_module("linear", conv(channels, 2, 1, 1, 0, true));
 }
@@ -114,7 +114,7 @@ SkipNetImpl::SkipNetImpl(const ModelSpec& s, const Architecture& a) : spec(s), a
   } else {
     conv1 = register_module("conv1", conv(spec.inChannels, arch.stemChannels, 7, 2, 3));
   }
-  bn1 = register_module("bn1", nn::BatchNorm2d(arch.stemChannels));
+  bn1 = register_module("bn1", BatchNorm(arch.stemChannels));
   blocks = register_module("blocks", nn::ModuleList());
   for (const auto& b : arch.blocks) blocks->push_back(ResidualBlock(b));
   if (spec.gate == GateKind::Rnn) {
@@ -135,7 +135,7 @@ void SkipNetImpl::initialise() {
       const auto& w = c->weight;
       const double fanOut = static_cast<double>(w.size(0) * w.size(2) * w.size(3));
       w.normal_(0.0, std::sqrt(2.0 / fanOut));
-    } else if (auto* bn = m->as<nn::BatchNorm2dImpl>()) {
+    } else if (auto* bn = m->as<BatchNormImpl>()) {
       bn->weight.fill_(1.0);
       bn->bias.zero_();
     } else if (auto* l = m->as<nn::LinearImpl>()) {

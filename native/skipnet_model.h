@@ -4,6 +4,7 @@
 #pragma once
 #include "pch.h"
 #include "architecture.h"
+#include "batch_norm.h"
 
 namespace skipnet {
 
@@ -16,7 +17,7 @@ struct ResidualBlockImpl : torch::nn::Module {
 
   BlockShape shape;
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr};
-  torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr};
+  BatchNorm bn1{nullptr}, bn2{nullptr}, bn3{nullptr};
   torch::nn::Sequential downsample{nullptr};
 };
 TORCH_MODULE(ResidualBlock);
@@ -51,7 +52,7 @@ struct FFGateImpl : torch::nn::Module {
 
   bool deep;
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, linear{nullptr};
-  torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr};
+  BatchNorm bn1{nullptr}, bn2{nullptr};
 };
 TORCH_MODULE(FFGate);
 
@@ -101,7 +102,7 @@ struct SkipNetImpl : torch::nn::Module {
   ModelSpec spec;
   Architecture arch;
   torch::nn::Conv2d conv1{nullptr};
-  torch::nn::BatchNorm2d bn1{nullptr};
+  BatchNorm bn1{nullptr};
   torch::nn::ModuleList blocks{nullptr};
   RnnGate gate{nullptr};
   torch::nn::ModuleList gates{nullptr};

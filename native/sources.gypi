@@ -3,6 +3,7 @@
 {
   'sources': [
     'architecture.cc',
+    'batch_norm.cc',
     'skipnet_model.cc',
     'engine.cc',
     'precision.cc',

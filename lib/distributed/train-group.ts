@@ -40,6 +40,7 @@ export async function joinTrainGroup(model: NativeModel, config: RunConfig, env:
     collectiveTimeoutMs: d.collectiveTimeoutMs,
     bucketMb: d.bucketMb,
     overlap: d.overlap,
+    syncBatchNorm: d.syncBatchNorm,
   });
   return {
     rank: info.rank,
