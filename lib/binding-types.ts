@@ -32,6 +32,8 @@ export interface NativeModelSpec {
   dtype?: 'float32' | 'float64';
   /** Autocast dtype of the forward passes (weights stay float32); 'fp16' needs CUDA. Default 'fp32'. */
   precision?: 'fp32' | 'bf16' | 'fp16';
+  /** CUDA: cuDNN benchmarks convolution algorithms for the shapes it sees (torch.backends.cudnn.benchmark). */
+  cudnnBenchmark?: boolean;
   /** Dynamic loss scaling (GradScaler semantics): initial scale and growth interval. Absent: no scaling. */
   lossScale?: { initScale: number; growthInterval: number };
 }

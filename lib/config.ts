@@ -119,6 +119,11 @@ const DataSchema = z
     augment: z.enum(['none', 'cifar', 'imagenet']).optional(),
     /** An image file that cannot be decoded: 'error' stops with its name; 'skip' replaces the sample and counts the file. */
     badFiles: z.enum(['error', 'skip']).default('error'),
+    /**
+     * Threads that decode and resize each batch of image files (ImageNet per-batch decoding);
+     * default: the run's \`threads\` (its share of the CPUs under \`skipnet launch\`).
+     */
+    decodeThreads: z.number().int().min(1).max(1024).optional(),
     normalization: NormalizationSchema.default('auto'),
     batchSize: positiveInt.default(128),
     evalBatchSize: positiveInt.default(256),
@@ -255,6 +260,8 @@ export const RunConfigSchema = z.strictObject({
    * dynamic loss scaling.
    */
   precision: z.enum(['fp32', 'bf16', 'fp16']).default('fp32'),
+  /** CUDA: cuDNN autotunes its convolution algorithms (torch.backends.cudnn.benchmark); no effect on the CPU. */
+  cudnnBenchmark: z.boolean().default(true),
   /** Dynamic loss scaling (torch.cuda.amp.GradScaler's rule); enabled defaults to precision === 'fp16'. */
   lossScaling: z
     .strictObject({

@@ -36,6 +36,7 @@ struct ModelSpec {
   bool float64 = false;  // double precision: for gradient checks against references
   Precision precision = Precision::Fp32;
   LossScaleOptions lossScale;  // dynamic loss scaling, for fp16
+  bool cudnnBenchmark = false;  // CUDA: let cuDNN benchmark convolution algorithms
 };
 
 struct BlockShape {

@@ -108,6 +108,8 @@ class Engine {
   Distributed* distributed() const { return dist_.get(); }
 
  private:
+  // Host tensor -> the model's device (CUDA: pinned, asynchronous).
+  torch::Tensor toDevice(const torch::Tensor& host) const;
   torch::Tensor toInput(const BatchView& batch) const;
   torch::Tensor toLabels(const BatchView& batch) const;
   void sgdStep(const SgdArgs& args);

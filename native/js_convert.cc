@@ -109,6 +109,11 @@ ModelSpec specFromJs(const Napi::Value& value) {
       bad("precision 'fp16' needs a CUDA device (autocast on the CPU computes in bf16): use precision 'bf16' or 'fp32' on the CPU");
     }
   }
+  auto benchmark = o.Get("cudnnBenchmark");
+  if (!benchmark.IsUndefined()) {
+    if (!benchmark.IsBoolean()) bad("cudnnBenchmark must be a boolean");
+    s.cudnnBenchmark = benchmark.As<Napi::Boolean>().Value();
+  }
   auto scaling = o.Get("lossScale");
   if (!scaling.IsUndefined()) {
     auto ls = objectArg(scaling, "lossScale");

@@ -146,6 +146,8 @@ export interface ImageNetOptions extends Omit<FolderOptions, 'size'> {
   preload?: boolean;
   /** Per-batch mode: a file that cannot be decoded stops the run ('error', default) or is skipped. Preload: see skipBad. */
   badFiles?: BadFilePolicy;
+  /** Per-batch mode: decode threads per batch (default: the CPUs available). */
+  decodeThreads?: number;
 }
 
 /** An ImageList as the per-batch pipeline's input. */
@@ -174,13 +176,14 @@ export async function openImageNet(root: string, split: Split, opts: ImageNetOpt
     cropSize: size,
     resizeSize: Math.round((size * 256) / 224),
     badFiles: opts.badFiles,
+    decodeThreads: opts.decodeThreads,
   });
 }
 
 /** Decode an ImageNet split into memory: every image resized to size x size (short side, centre crop). */
 export async function readImageNet(root: string, split: Split, opts: ImageNetOptions = {}): Promise<FolderDataset> {
   const list = await listImageNet(root, split);
-  const { size, preload: _preload, badFiles, ...folder } = opts;
+  const { size, preload: _preload, badFiles, decodeThreads: _threads, ...folder } = opts;
   return readImageList(list, {
     resizeFit: 'cover',
     ...folder,

@@ -14,6 +14,8 @@ export interface OpenOptions extends FolderOptions {
   seed?: number;
   /** Image files that cannot be decoded (config data.badFiles): 'error' (default) or 'skip' (folder: same as skipBad). */
   badFiles?: BadFilePolicy;
+  /** Per-batch image decoding (ImageNet): threads per batch (default: the CPUs available). */
+  decodeThreads?: number;
   /** Where `download: true` sources fetch their files from (default: the official servers). */
   download?: DownloadOptions;
 }
@@ -31,8 +33,8 @@ export async function openDataset(spec: DataSourceSpec, split: Split, opts: Open
       if (spec.download) await ensureDownloaded(spec, split, opts.download);
       return readSvhn(spec.root, split, { extra: spec.extra ?? false });
     case 'imagenet': {
-      const { size: _folderSize, ...rest } = opts; // the spec's size is the output side
-      return openImageNet(spec.root, split, { ...rest, size: spec.size, preload: spec.preload });
+      const { size: _folderSize, decodeThreads: _threads, ...rest } = opts; // the spec's size is the output side
+      return openImageNet(spec.root, split, { ...rest, size: spec.size, preload: spec.preload, decodeThreads: opts.decodeThreads });
     }
     case 'tiny-imagenet':
       return readTinyImageNet(spec.root, split, { ...opts, exclude: spec.exclude, skipBad: opts.skipBad ?? opts.badFiles === 'skip' });

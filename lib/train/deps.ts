@@ -34,7 +34,7 @@ export interface BatchSource {
 
 /** The part of lib/data/index.ts that training and evaluation use. */
 export interface DataApi {
-  openDataset(spec: DataSourceSpec, split: Split, opts?: { badFiles?: 'error' | 'skip' }): Promise<ImageDataset>;
+  openDataset(spec: DataSourceSpec, split: Split, opts?: { badFiles?: 'error' | 'skip'; decodeThreads?: number }): Promise<ImageDataset>;
   BatchLoader: new (dataset: ImageDataset, opts: BatchLoaderOptions) => BatchSource;
   /** Every sample once, in order, in batches of batchSize (the last one may be smaller). */
   fullPass(dataset: ImageDataset, batchSize: number): AsyncIterable<Batch>;

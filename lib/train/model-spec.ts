@@ -22,6 +22,7 @@ export function modelSpecFor(config: RunConfig, dataset: ImageDataset): NativeMo
     threads: config.threads,
     seed: config.seed,
     precision: config.precision,
+    cudnnBenchmark: config.cudnnBenchmark,
     ...(lossScalingOn(config) ? { lossScale: { initScale: config.lossScaling.initScale, growthInterval: config.lossScaling.growthInterval } } : {}),
   };
 }

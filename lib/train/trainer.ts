@@ -67,8 +67,9 @@ export async function train(config: RunConfig, opts: TrainOptions = {}): Promise
 
   // ---- data
   await ensureSharedFolder(config.data.source);
-  const trainSet = await data.openDataset(config.data.source, 'train', { badFiles: config.data.badFiles });
-  const testSet = await data.openDataset(config.data.source, 'test', { badFiles: config.data.badFiles });
+  const dataOpts = { badFiles: config.data.badFiles, decodeThreads: config.data.decodeThreads ?? config.threads };
+  const trainSet = await data.openDataset(config.data.source, 'train', dataOpts);
+  const testSet = await data.openDataset(config.data.source, 'test', dataOpts);
   checkSplitsMatch(trainSet, testSet);
 
   // ---- model
