@@ -1,10 +1,27 @@
 // Throughput of this engine's trainStep/evalStep: the counterpart of
 // bench/pytorch/bench_torch.py, with the same work per step (uint8 NHWC batch in, /255 and
 // per-channel normalisation, forward; in train mode mean CE + backward + SGD lr 0.1,
-// momentum 0.9, wd 1e-4, no nesterov). Synthetic CIFAR-sized uint8 batches, a few made
-// up front from a seeded generator and cycled, so no loader cost.
+// momentum 0.9, wd 1e-4, no nesterov). Synthetic uint8 batches (32x32 for --arch cifar,
+// 224x224 for --arch imagenet), a few made up front from a seeded generator and cycled, so
+// no loader cost; normalised with that dataset's constants (lib/train/normalization.ts).
 //
 //   node --import tsx bench/native-bench.ts --depth 38 --mode train --threads 2 --steps 8 --warmup 3
+//   node --import tsx bench/native-bench.ts --arch imagenet --depth 101 --batch 256 \
+//       --device cuda --precision bf16 --steps 8 --warmup 3
+//
+// --precision bf16|fp16 sets the spec's autocast precision (fp16: CUDA only, with dynamic
+// loss scaling at torch.cuda.amp.GradScaler's defaults, initial scale 65536 and growth
+// interval 2000, as bench_torch.py uses). On CUDA the spec asks for cudnnBenchmark, as
+// bench_torch.py sets torch.backends.cudnn.benchmark.
+//
+// Timing on CUDA: trainStep reads the loss (and the gate counts) back after the forward
+// pass, which waits for the device, and then queues backward and the SGD update without
+// waiting for them; the next step's read-back waits for them. So a step's returns are one
+// step's device work apart, and the timed span, from the return of the last warm-up step to
+// the return of the last timed one, covers exactly --steps steps of device work (the last
+// step's queued backward is left out, the last warm-up step's is counted in). That needs at
+// least one warm-up step, which --device cuda enforces. evalStep copies its results back at
+// its end, so it is synchronous anyway.
 //
 // Evaluation defaults to --execution mask (every block computed, then masked), which is
 // what the reference does; --execution skip measures the engine's real skipping, whose
@@ -20,9 +37,16 @@ import type { GateKind, NativeBatch, NativeModelSpec } from '../lib/binding-type
 import { createModel } from '../lib/model.js';
 import { loadNative } from '../lib/native.js';
 import { computationPercentage } from '../lib/train/metrics.js';
-import { CIFAR_NORMALIZATION } from '../lib/train/normalization.js';
+import { CIFAR_NORMALIZATION, IMAGENET_NORMALIZATION } from '../lib/train/normalization.js';
+
+export type BenchArch = 'cifar' | 'imagenet';
+export type BenchPrecision = 'fp32' | 'bf16' | 'fp16';
+
+/** GradScaler's defaults, for fp16 on both sides. */
+export const FP16_LOSS_SCALE = { initScale: 65536, growthInterval: 2000 } as const;
 
 export interface NativeBenchConfig {
+  arch: BenchArch;
   depth: number;
   gate: GateKind;
   mode: 'train' | 'eval';
@@ -34,6 +58,9 @@ export interface NativeBenchConfig {
   warmup: number;
   seed: number;
   threshold: number;
+  /** 'cpu', 'cuda' or 'cuda:N'. */
+  device: string;
+  precision: BenchPrecision;
   /** evalStep execution: 'mask' computes every block and masks, like the reference
    *  (bench_torch.py); 'skip' runs gated blocks only on the samples that execute them. */
   execution: 'mask' | 'skip';
@@ -46,15 +73,21 @@ export interface NativeBenchResult {
   threads: number;
   libtorch_version: string;
   libtorch_path: string;
-  arch: 'cifar';
+  arch: BenchArch;
   depth: number;
   gate: GateKind;
   mode: 'train' | 'eval';
   execution: 'mask' | 'skip' | null; // eval only
   batch: number;
+  size: number;
+  classes: number;
   steps: number;
   warmup: number;
-  device: 'cpu';
+  device: string;
+  precision: BenchPrecision;
+  cudnn_benchmark: boolean | null; // CUDA only
+  loss_scale: number | null; // fp16: the scale after the last step
+  skipped_steps: number; // fp16: timed steps whose gradients overflowed (no update, as GradScaler)
   cp: number;
   parameters: number;
   max_rss_mb: number;
@@ -87,18 +120,27 @@ export function syntheticBatches(count: number, n: number, size: number, classes
 }
 
 export async function measureNative(cfg: NativeBenchConfig): Promise<NativeBenchResult> {
+  const cuda = cfg.device !== 'cpu';
+  if (cfg.precision === 'fp16' && !cuda) throw new Error("--precision fp16 needs a CUDA device (use bf16 on the CPU)");
+  if (cuda && cfg.mode === 'train' && cfg.warmup < 1) {
+    throw new Error('--device cuda needs --warmup >= 1 (see the timing note at the top of bench/native-bench.ts)');
+  }
+  const norm = cfg.arch === 'imagenet' ? IMAGENET_NORMALIZATION : CIFAR_NORMALIZATION;
   const spec: NativeModelSpec = {
-    arch: 'cifar',
+    arch: cfg.arch,
     depth: cfg.depth,
     gate: cfg.gate,
     gateMode: 'hard',
     numClasses: cfg.classes,
     inChannels: 3,
-    mean: CIFAR_NORMALIZATION.mean,
-    std: CIFAR_NORMALIZATION.std,
-    device: 'cpu',
+    mean: [...norm.mean],
+    std: [...norm.std],
+    device: cfg.device,
     threads: cfg.threads,
     seed: cfg.seed,
+    precision: cfg.precision,
+    ...(cuda ? { cudnnBenchmark: true } : {}),
+    ...(cfg.precision === 'fp16' ? { lossScale: { ...FP16_LOSS_SCALE } } : {}),
   };
   const versions = loadNative().versions();
   const model = createModel(spec);
@@ -106,20 +148,31 @@ export async function measureNative(cfg: NativeBenchConfig): Promise<NativeBench
     const info = model.info(cfg.size, cfg.size);
     const batches = syntheticBatches(4, cfg.batch, cfg.size, cfg.classes, cfg.seed);
     const opt = { lr: 0.1, momentum: 0.9, weightDecay: 1e-4, nesterov: false };
+    let lossScale: number | null = null;
+    let skipped = 0;
     const step = async (i: number): Promise<Float64Array> => {
       const b = batches[i % batches.length]!;
-      if (cfg.mode === 'train') return (await model.trainStep(b, opt)).gateExec;
+      if (cfg.mode === 'train') {
+        const r = await model.trainStep(b, opt);
+        if (r.lossScale !== undefined) lossScale = r.lossScale;
+        if (r.stepSkipped && i >= cfg.warmup) skipped++;
+        return r.gateExec;
+      }
       return (await model.evalStep(b, cfg.threshold, cfg.execution)).gateExec;
     };
     for (let i = 0; i < cfg.warmup; i++) await step(i);
     const stepMs: number[] = [];
     const cps: number[] = [];
+    // On CUDA each step_ms is the time between two steps' returns, one step of device work
+    // apart (see the note at the top); the total is what images/s comes from.
     const t0 = performance.now();
+    let prev = t0;
     for (let i = 0; i < cfg.steps; i++) {
-      const s0 = performance.now();
       const exec = await step(cfg.warmup + i);
-      stepMs.push(performance.now() - s0);
+      const now = performance.now();
+      stepMs.push(now - prev);
       if (exec.length > 0) cps.push(computationPercentage(Array.from(exec, (e) => e / cfg.batch)));
+      prev = performance.now();
     }
     const dt = (performance.now() - t0) / 1000;
     return {
@@ -129,15 +182,21 @@ export async function measureNative(cfg: NativeBenchConfig): Promise<NativeBench
       threads: info.threads,
       libtorch_version: versions.libtorch,
       libtorch_path: versions.libtorchPath,
-      arch: 'cifar',
+      arch: cfg.arch,
       depth: cfg.depth,
       gate: cfg.gate,
       mode: cfg.mode,
       execution: cfg.mode === 'eval' ? cfg.execution : null,
       batch: cfg.batch,
+      size: cfg.size,
+      classes: cfg.classes,
       steps: cfg.steps,
       warmup: cfg.warmup,
-      device: 'cpu',
+      device: cfg.device,
+      precision: cfg.precision,
+      cudnn_benchmark: cuda ? true : null,
+      loss_scale: lossScale,
+      skipped_steps: skipped,
       cp: cps.length > 0 ? cps.reduce((a, b) => a + b, 0) / cps.length : 100,
       parameters: info.parameters,
       // process-wide peak; this file runs one measurement per process, so it is this one's
@@ -158,6 +217,7 @@ function int(v: string | undefined, fallback: number, name: string, min: number)
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
+      arch: { type: 'string' },
       depth: { type: 'string' },
       gate: { type: 'string' },
       mode: { type: 'string' },
@@ -170,9 +230,22 @@ async function main(): Promise<void> {
       seed: { type: 'string' },
       threshold: { type: 'string' },
       execution: { type: 'string' },
+      device: { type: 'string' },
+      precision: { type: 'string' },
     },
     strict: true,
   });
+  const arch = values.arch ?? 'cifar';
+  if (arch !== 'cifar' && arch !== 'imagenet') throw new Error(`--arch must be cifar or imagenet, got '${arch}'`);
+  const imagenet = arch === 'imagenet';
+  const precision = values.precision ?? 'fp32';
+  if (precision !== 'fp32' && precision !== 'bf16' && precision !== 'fp16') {
+    throw new Error(`--precision must be fp32, bf16 or fp16, got '${precision}'`);
+  }
+  const device = values.device ?? 'cpu';
+  if (!/^(cpu|cuda|cuda:\d+)$/.test(device)) throw new Error(`--device must be cpu, cuda or cuda:N, got '${device}'`);
+  const depth = int(values.depth, imagenet ? 101 : 38, 'depth', 8);
+  if (imagenet && ![18, 34, 50, 101, 152].includes(depth)) throw new Error(`--depth: imagenet depths are 18, 34, 50, 101, 152, got ${depth}`);
   const mode = values.mode ?? 'train';
   if (mode !== 'train' && mode !== 'eval') throw new Error(`--mode must be train or eval, got '${mode}'`);
   const gate = (values.gate ?? 'rnn') as GateKind;
@@ -181,17 +254,21 @@ async function main(): Promise<void> {
   const execution = values.execution ?? 'mask';
   if (execution !== 'mask' && execution !== 'skip') throw new Error(`--execution must be mask or skip, got '${execution}'`);
   const result = await measureNative({
-    depth: int(values.depth, 38, 'depth', 8),
+    arch,
+    depth,
     gate,
     mode,
     batch: int(values.batch, 128, 'batch', 1),
-    size: int(values.size, 32, 'size', 8),
-    classes: int(values.classes, 10, 'classes', 2),
+    // The ImageNet recurrent gate's pools assume 224x224 input.
+    size: int(values.size, imagenet ? 224 : 32, 'size', 8),
+    classes: int(values.classes, imagenet ? 1000 : 10, 'classes', 2),
     threads: int(values.threads, os.availableParallelism(), 'threads', 1),
     steps: int(values.steps, 8, 'steps', 1),
     warmup: int(values.warmup, 3, 'warmup', 0),
     seed: int(values.seed, 0, 'seed', 0),
     threshold,
+    device,
+    precision,
     execution,
   });
   process.stdout.write(JSON.stringify(result) + '\n');
@@ -199,7 +276,9 @@ async function main(): Promise<void> {
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   main().catch((err: unknown) => {
-    process.stderr.write(`native-bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    // The message last as well: the parent (bench/sp-throughput.ts) reports stderr's tail.
+    if (err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+    process.stderr.write(`native-bench: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(1);
   });
 }

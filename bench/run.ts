@@ -13,7 +13,8 @@ import type { BenchModule } from './common.js';
 
 const BENCHMARKS: Record<string, { description: string; load: () => Promise<BenchModule> }> = {
   sp: {
-    description: 'SP train/eval throughput of SkipNet-38/110, this engine vs the PyTorch reference (bench/sp-throughput.ts)',
+    description:
+      'SP train/eval throughput of SkipNet-38/110 (--arch imagenet: SkipNet-101, fp32/bf16, CPU or CUDA), this engine vs the PyTorch reference (bench/sp-throughput.ts)',
     load: async () => (await import('./sp-throughput.js')).default,
   },
   skip: {
