@@ -14,6 +14,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT="${1:-runs/repro}"
 ALPHAS=(${SKIPNET_REPRO_ALPHAS:-0.1 0.5 2})
+# SKIPNET_REPRO_GATE_WARMUP=N: SP holds the gates open for its first N steps (gateWarmupSteps).
+SP_EXTRA=()
+[ -n "${SKIPNET_REPRO_GATE_WARMUP:-}" ] && SP_EXTRA=(--set "gateWarmupSteps=$SKIPNET_REPRO_GATE_WARMUP")
 mkdir -p "$OUT/logs"
 cli() { node dist/cli/main.js "$@"; }
 
@@ -27,7 +30,7 @@ run_bg() {
 
 echo "[repro] stage 1: plain ResNet-38 and SkipNet-38 SP (1 thread each)"
 run_bg resnet38 --preset cifar10-repro-resnet38 --threads 1
-run_bg skipnet38-sp --preset cifar10-repro-skipnet38-sp --threads 1
+run_bg skipnet38-sp --preset cifar10-repro-skipnet38-sp "${SP_EXTRA[@]}" --threads 1
 wait
 
 echo "[repro] stage 2: HRL at alpha ${ALPHAS[0]} and ${ALPHAS[1]} (1 thread each)"
