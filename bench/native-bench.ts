@@ -34,6 +34,7 @@ import os from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { GateKind, NativeBatch, NativeModelSpec } from '../lib/binding-types.js';
+import { LOSS_SCALING_DEFAULTS } from '../lib/config.js';
 import { createModel } from '../lib/model.js';
 import { loadNative } from '../lib/native.js';
 import { computationPercentage } from '../lib/train/metrics.js';
@@ -42,8 +43,8 @@ import { CIFAR_NORMALIZATION, IMAGENET_NORMALIZATION } from '../lib/train/normal
 export type BenchArch = 'cifar' | 'imagenet';
 export type BenchPrecision = 'fp32' | 'bf16' | 'fp16';
 
-/** GradScaler's defaults, for fp16 on both sides. */
-export const FP16_LOSS_SCALE = { initScale: 65536, growthInterval: 2000 } as const;
+/** GradScaler's defaults, for fp16 on both sides (the config's defaults too). */
+export const FP16_LOSS_SCALE = LOSS_SCALING_DEFAULTS;
 
 export interface NativeBenchConfig {
   arch: BenchArch;

@@ -36,13 +36,12 @@ import {
   runJsonChild,
   writeResults,
 } from './common.js';
+import { IMAGENET_TRAIN_IMAGES } from '../lib/presets.js';
 import { type BenchArch, type BenchPrecision, FP16_LOSS_SCALE, type NativeBenchResult } from './native-bench.js';
 
 type Mode = 'train' | 'eval';
 type Side = 'native' | 'torch';
 
-/** Training images of ImageNet-1k (ILSVRC-2012), for the epoch-time estimate. */
-export const IMAGENET_TRAIN_IMAGES = 1_281_167;
 const IMAGENET_DEPTHS = [18, 34, 50, 101, 152];
 
 interface TorchBenchResult {

@@ -229,6 +229,9 @@ const DistributedSchema = z.strictObject({
   syncBatchNorm: z.boolean().default(false),
 });
 
+/** torch.cuda.amp.GradScaler's defaults: initial scale 2^16, doubled after 2000 finite steps. */
+export const LOSS_SCALING_DEFAULTS = { initScale: 65536, growthInterval: 2000 } as const;
+
 export const RunConfigSchema = z.strictObject({
   /** 'sp': supervised pre-training (straight-through gates); 'hrl': hybrid reinforcement learning. */
   stage: z.enum(['sp', 'hrl']).default('sp'),
@@ -266,8 +269,8 @@ export const RunConfigSchema = z.strictObject({
   lossScaling: z
     .strictObject({
       enabled: z.boolean().optional(),
-      initScale: z.number().positive().default(65536),
-      growthInterval: positiveInt.default(2000),
+      initScale: z.number().positive().default(LOSS_SCALING_DEFAULTS.initScale),
+      growthInterval: positiveInt.default(LOSS_SCALING_DEFAULTS.growthInterval),
     })
     .prefault({}),
   /** LibTorch intra-op threads. */

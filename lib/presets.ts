@@ -39,7 +39,8 @@ function cifar10Recipe(depth: number, gate: 'rnn' | 'none'): ConfigLayer {
 // ImageNet SP (spec 3): batch 256, lr 0.1, x0.1 every 30 epochs, 120 epochs, from scratch.
 // The reference drops the last partial batch for RNN gates, so an epoch is
 // floor(1,281,167 / 256) = 5004 steps.
-const IMAGENET_TRAIN_IMAGES = 1_281_167;
+/** Training images of ImageNet-1k (ILSVRC-2012). */
+export const IMAGENET_TRAIN_IMAGES = 1_281_167;
 const IMAGENET_BATCH = 256;
 const IMAGENET_STEPS_PER_EPOCH = Math.floor(IMAGENET_TRAIN_IMAGES / IMAGENET_BATCH);
 

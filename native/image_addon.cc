@@ -24,6 +24,14 @@ enum Field {
   kFields,
 };
 
+// The integer fields before kMirror, in the order of Field.
+constexpr int image::ResizeJob::*kIntFields[kMirror] = {
+    &image::ResizeJob::expectedWidth, &image::ResizeJob::expectedHeight, &image::ResizeJob::regionLeft,
+    &image::ResizeJob::regionTop,     &image::ResizeJob::regionWidth,    &image::ResizeJob::regionHeight,
+    &image::ResizeJob::resizedWidth,  &image::ResizeJob::resizedHeight,  &image::ResizeJob::windowLeft,
+    &image::ResizeJob::windowTop,     &image::ResizeJob::windowWidth,    &image::ResizeJob::windowHeight,
+};
+
 Napi::Error badArg(Napi::Env env, const std::string& message) {
   auto e = Napi::TypeError::New(env, "preprocessJpegBatch: " + message);
   e.Set("code", "ERR_BAD_ARG");
@@ -112,18 +120,7 @@ Napi::Value preprocessJpegBatch(const Napi::CallbackInfo& info) {
     auto& j = jobs[i];
     j.data = bytes.Data();
     j.size = bytes.ByteLength();
-    j.expectedWidth = g[kExpectedWidth];
-    j.expectedHeight = g[kExpectedHeight];
-    j.regionLeft = g[kRegionLeft];
-    j.regionTop = g[kRegionTop];
-    j.regionWidth = g[kRegionWidth];
-    j.regionHeight = g[kRegionHeight];
-    j.resizedWidth = g[kResizedWidth];
-    j.resizedHeight = g[kResizedHeight];
-    j.windowLeft = g[kWindowLeft];
-    j.windowTop = g[kWindowTop];
-    j.windowWidth = g[kWindowWidth];
-    j.windowHeight = g[kWindowHeight];
+    for (int f = 0; f < kMirror; ++f) j.*kIntFields[f] = g[f];
     j.mirror = g[kMirror] != 0;
     const int64_t offset = g[kOutOffset];
     const int64_t bytesOut = static_cast<int64_t>(j.windowWidth) * j.windowHeight * 3;

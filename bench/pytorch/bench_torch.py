@@ -37,9 +37,6 @@ sys.dont_write_bytecode = True  # no __pycache__ in the package tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import skipnet_ref as R  # noqa: E402
 
-# torchvision's ImageNet statistics (lib/train/normalization.ts IMAGENET_NORMALIZATION).
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 AMP_DTYPES = {'bf16': torch.bfloat16, 'fp16': torch.float16}
 
 
@@ -93,7 +90,7 @@ def main():
                 torch.randint(0, classes, (args.batch,), generator=g)) for _ in range(4)]
     if dev.type == 'cuda':
         batches = [(x.pin_memory(), y.pin_memory()) for x, y in batches]
-    mean, std = (R.CIFAR_MEAN, R.CIFAR_STD) if args.arch == 'cifar' else (IMAGENET_MEAN, IMAGENET_STD)
+    mean, std = (R.CIFAR_MEAN, R.CIFAR_STD) if args.arch == 'cifar' else (R.IMAGENET_MEAN, R.IMAGENET_STD)
     sync = (lambda: torch.cuda.synchronize(dev)) if dev.type == 'cuda' else (lambda: None)
 
     def step(i):

@@ -275,6 +275,9 @@ def build_model(spec):
 # CIFAR constants (spec section 7), the defaults for the benchmarks.
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR_STD = (0.2023, 0.1994, 0.2010)
+# torchvision's ImageNet statistics (lib/train/normalization.ts IMAGENET_NORMALIZATION).
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def preprocess(images_u8, mean, std, dtype=torch.float32):
