@@ -45,6 +45,8 @@ export interface OptimizerArgs {
   nesterov: boolean;
   /** SP gate warm-up: the forward pass executes every block; gates still get the straight-through gradient. */
   gatesOpen?: boolean;
+  /** SP execution target: adds weight * (executed fraction - rate)^2 to the loss (straight-through to the gates). */
+  executionTarget?: { rate: number; weight: number };
 }
 
 /** Hybrid reinforcement learning (spec section 4). */

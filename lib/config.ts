@@ -242,6 +242,18 @@ export const RunConfigSchema = z.strictObject({
    * reference (0 there); it keeps short budgets from collapsing into all-skip early on.
    */
   gateWarmupSteps: z.number().int().min(0).default(0),
+  /**
+   * SP only: adds weight * (r - rate)^2 to the loss, r being the fraction of (image, gated block)
+   * pairs the hard gates execute in the batch (ConvNet-AIG's target-rate idea on SkipNet's
+   * straight-through gates). Not in the reference; it keeps short budgets from collapsing into
+   * all-skip or saturating into all-execute, so that SP itself lands near the chosen compute.
+   */
+  executionTarget: z
+    .strictObject({
+      rate: z.number().gt(0).lt(1),
+      weight: z.number().positive().default(2),
+    })
+    .optional(),
   /** Checkpoint (or run folder) whose weights start this run: fresh optimizer, step 0 (HRL from SP). */
   init: z.string().min(1).optional(),
   model: ModelSchema.prefault({}),
@@ -297,6 +309,13 @@ export const RunConfigSchema = z.strictObject({
       code: 'custom',
       path: ['gateWarmupSteps'],
       message: `gate warm-up holds hard SP gates open: it needs stage 'sp', a gated model and gateMode 'hard' (got stage '${c.stage}', gate '${c.model.gate}', gateMode '${c.model.gateMode}'); set gateWarmupSteps to 0`,
+    });
+  }
+  if (c.executionTarget && (c.stage !== 'sp' || c.model.gate === 'none')) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['executionTarget'],
+      message: `the execution target trains SP gates: it needs stage 'sp' and a gated model (got stage '${c.stage}', gate '${c.model.gate}'); HRL trades computation through hrl.alpha instead`,
     });
   }
 });

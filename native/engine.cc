@@ -173,6 +173,14 @@ TrainResult Engine::trainStep(const BatchView& batch, const SgdArgs& args) {
         << "): the weights were not updated. Lower the learning rate, add warm-up, or check the input data";
     throw SkipNetError("ERR_NAN_LOSS", msg.str());
   }
+  // The execution target keeps the gates from all closing (or all opening) while the backbone
+  // is young; r is this rank's batch (per-rank, as batch-norm statistics without sync).
+  if (args.executionRate >= 0 && !fwd.masks.empty() && !args.gatesOpen) {
+    auto masks = torch::stack(fwd.masks);
+    if (masks.scalar_type() != torch::kDouble) masks = masks.to(torch::kFloat32);  // bf16/fp16 under autocast
+    auto executed = masks.mean();
+    loss = loss + args.executionWeight * (executed - args.executionRate).pow(2);
+  }
   for (auto& p : params_) p.mutable_grad() = torch::Tensor();
   if (dist_) dist_->beginBackward(params_, "the gradient all-reduce");  // buckets may leave during backward
   backward(loss);

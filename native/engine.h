@@ -25,6 +25,10 @@ struct SgdArgs {
   // SP gate warm-up: every gate executes in the forward pass while the straight-through
   // gradient still trains the gates, so the backbone first trains as the plain ResNet.
   bool gatesOpen = false;
+  // SP execution target (not in the reference): adds weight * (r - rate)^2 to the loss, r being
+  // the fraction of (sample, gated block) pairs the hard gates execute in this batch; its
+  // gradient reaches the gates through the straight-through estimator. rate < 0: off.
+  double executionRate = -1, executionWeight = 0;
 };
 
 struct TrainResult {

@@ -169,6 +169,12 @@ SgdArgs sgdFromJs(const Napi::Value& value) {
     if (!open.IsBoolean()) bad("gatesOpen must be a boolean");
     a.gatesOpen = open.As<Napi::Boolean>().Value();
   }
+  auto target = o.Get("executionTarget");
+  if (!target.IsUndefined()) {
+    auto t = objectArg(target, "executionTarget");
+    a.executionRate = numberField(t, "rate", 0, 1);
+    a.executionWeight = numberField(t, "weight", 0, 1e6);
+  }
   return a;
 }
 

@@ -15,8 +15,13 @@ cd "$(dirname "$0")/.."
 OUT="${1:-runs/repro}"
 ALPHAS=(${SKIPNET_REPRO_ALPHAS:-0.1 0.5 2})
 # SKIPNET_REPRO_GATE_WARMUP=N: SP holds the gates open for its first N steps (gateWarmupSteps).
+# SKIPNET_REPRO_SP_SET / SKIPNET_REPRO_HRL_SET: space-separated key=value settings added to every
+# SP / HRL run, e.g. SKIPNET_REPRO_SP_SET="executionTarget.rate=0.7 executionTarget.weight=10".
 SP_EXTRA=()
-[ -n "${SKIPNET_REPRO_GATE_WARMUP:-}" ] && SP_EXTRA=(--set "gateWarmupSteps=$SKIPNET_REPRO_GATE_WARMUP")
+HRL_EXTRA=()
+[ -n "${SKIPNET_REPRO_GATE_WARMUP:-}" ] && SP_EXTRA+=(--set "gateWarmupSteps=$SKIPNET_REPRO_GATE_WARMUP")
+for kv in ${SKIPNET_REPRO_SP_SET:-}; do SP_EXTRA+=(--set "$kv"); done
+for kv in ${SKIPNET_REPRO_HRL_SET:-}; do HRL_EXTRA+=(--set "$kv"); done
 mkdir -p "$OUT/logs"
 cli() { node dist/cli/main.js "$@"; }
 
@@ -34,12 +39,12 @@ run_bg skipnet38-sp --preset cifar10-repro-skipnet38-sp "${SP_EXTRA[@]}" --threa
 wait
 
 echo "[repro] stage 2: HRL at alpha ${ALPHAS[0]} and ${ALPHAS[1]} (1 thread each)"
-run_bg "skipnet38-hrl-a${ALPHAS[0]}" --preset cifar10-repro-skipnet38-hrl --init "$OUT/skipnet38-sp" --set "hrl.alpha=${ALPHAS[0]}" --threads 1
-run_bg "skipnet38-hrl-a${ALPHAS[1]}" --preset cifar10-repro-skipnet38-hrl --init "$OUT/skipnet38-sp" --set "hrl.alpha=${ALPHAS[1]}" --threads 1
+run_bg "skipnet38-hrl-a${ALPHAS[0]}" --preset cifar10-repro-skipnet38-hrl --init "$OUT/skipnet38-sp" --set "hrl.alpha=${ALPHAS[0]}" "${HRL_EXTRA[@]}" --threads 1
+run_bg "skipnet38-hrl-a${ALPHAS[1]}" --preset cifar10-repro-skipnet38-hrl --init "$OUT/skipnet38-sp" --set "hrl.alpha=${ALPHAS[1]}" "${HRL_EXTRA[@]}" --threads 1
 wait
 
 echo "[repro] stage 3: HRL at alpha ${ALPHAS[2]} (2 threads)"
-run_bg "skipnet38-hrl-a${ALPHAS[2]}" --preset cifar10-repro-skipnet38-hrl --init "$OUT/skipnet38-sp" --set "hrl.alpha=${ALPHAS[2]}" --threads 2
+run_bg "skipnet38-hrl-a${ALPHAS[2]}" --preset cifar10-repro-skipnet38-hrl --init "$OUT/skipnet38-sp" --set "hrl.alpha=${ALPHAS[2]}" "${HRL_EXTRA[@]}" --threads 2
 wait
 RUNS=("$OUT/resnet38" "$OUT/skipnet38-sp")
 for a in "${ALPHAS[@]}"; do RUNS+=("$OUT/skipnet38-hrl-a$a"); done

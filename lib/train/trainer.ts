@@ -10,7 +10,7 @@
 import { appendFile, mkdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { HrlArgs } from '../binding-types.js';
+import type { HrlArgs, OptimizerArgs } from '../binding-types.js';
 import type { RunConfig } from '../config.js';
 import { SkipNetError } from '../errors.js';
 import {
@@ -184,6 +184,12 @@ export async function train(config: RunConfig, opts: TrainOptions = {}): Promise
 
     // ---- the loop
     const optimizer = { momentum: config.optimizer.momentum, weightDecay: config.optimizer.weightDecay, nesterov: config.optimizer.nesterov };
+    const spArgs = (lr: number, at: number): OptimizerArgs => ({
+      ...optimizer,
+      lr,
+      gatesOpen: at < config.gateWarmupSteps,
+      ...(config.executionTarget ? { executionTarget: config.executionTarget } : {}),
+    });
     const meter = new TrainMeter();
     let windowStart = performance.now();
     let windowWaitMs = 0;
@@ -219,7 +225,7 @@ export async function train(config: RunConfig, opts: TrainOptions = {}): Promise
       const hrl = config.stage === 'hrl' ? hrlArgs(config, info.gatedBlocks, step) : null;
       // Each rank samples its own shard's actions from its own stream (rank 0: the single-process one).
       if (hrl && group) hrl.sampleSeed = rankSampleSeed(hrl.sampleSeed, group.rank);
-      const stepDone = hrl ? model.hrlStep(batch, { ...optimizer, lr }, hrl) : model.trainStep(batch, { ...optimizer, lr, gatesOpen: step < config.gateWarmupSteps });
+      const stepDone = hrl ? model.hrlStep(batch, { ...optimizer, lr }, hrl) : model.trainStep(batch, spArgs(lr, step));
       pending = step + 1 < totalSteps ? prefetch() : null;
       const r = await stepDone;
 

@@ -1,38 +1,21 @@
 // SP gate warm-up (config gateWarmupSteps, trainStep's gatesOpen): while it lasts the forward
 // pass executes every block whatever the gates say, and the straight-through gradient still
 // trains the gates.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RunConfigSchema } from '../../lib/config.js';
-import { decodeSafetensors } from '../../lib/safetensors.js';
-import { batch, disposeModels, editWeights, get, logitFor, scratch, setGateProbability, trackedModel, type WeightMap } from './helpers.js';
+import { batch, disposeModels, FF14_GATES, ff14WithGates, get, savedWeights } from './helpers.js';
 
 afterAll(disposeModels);
 
-const GATES = 6; // ResNet-14 with FF gates: 6 blocks
+const GATES = FF14_GATES;
 const sgd = { lr: 0.05, momentum: 0, weightDecay: 0, nesterov: false };
-
-async function modelWithGates(p: number) {
-  const m = trackedModel({ depth: 14, gate: 'ffgate2', seed: 3, dtype: 'float64' });
-  await editWeights(m, (w) => {
-    for (let g = 0; g < GATES; g++) setGateProbability(w, g, logitFor(p));
-  });
-  return m;
-}
-
-async function weights(m: ReturnType<typeof trackedModel>): Promise<WeightMap> {
-  const file = join(scratch, `warmup-${Math.random().toString(36).slice(2)}.safetensors`);
-  await m.saveWeights(file);
-  return new Map(decodeSafetensors(readFileSync(file)).tensors.map((t) => [t.name, t]));
-}
 
 describe('SP gate warm-up', () => {
   it('runs every block in the forward pass: closed gates held open give the loss of open gates', async () => {
     const x = batch(5, 16);
-    const open = await (await modelWithGates(0.7)).trainStep(x, sgd);
-    const heldOpen = await (await modelWithGates(0.3)).trainStep(x, { ...sgd, gatesOpen: true });
-    const closed = await (await modelWithGates(0.3)).trainStep(x, sgd);
+    const open = await (await ff14WithGates(0.7, 3)).trainStep(x, sgd);
+    const heldOpen = await (await ff14WithGates(0.3, 3)).trainStep(x, { ...sgd, gatesOpen: true });
+    const closed = await (await ff14WithGates(0.3, 3)).trainStep(x, sgd);
     expect(Math.abs(heldOpen.loss - open.loss)).toBeLessThan(1e-12);
     expect(Math.abs(closed.loss - open.loss)).toBeGreaterThan(1e-3); // the gates do matter here
     // The reported execution rates are what the gates would decide, not what was forced.
@@ -40,10 +23,10 @@ describe('SP gate warm-up', () => {
   });
 
   it('still trains the gates through the straight-through gradient', async () => {
-    const m = await modelWithGates(0.3);
-    const before = await weights(m);
+    const m = await ff14WithGates(0.3, 3);
+    const before = await savedWeights(m);
     await m.trainStep(batch(6, 16), { ...sgd, gatesOpen: true });
-    const after = await weights(m);
+    const after = await savedWeights(m);
     let moved = 0;
     for (let g = 0; g < GATES - 1; g++) {
       const name = `gates.${g}.linear.bias`;

@@ -95,3 +95,21 @@ export function logitFor(p: number): number {
 export function tensorsOf(bytes: Uint8Array): Map<string, RawTensor> {
   return new Map(decodeSafetensors(bytes).tensors.map((t) => [t.name, t]));
 }
+
+/** A float64 ResNet-14 with FF-II gates (6 blocks) whose every gate has probability p for any
+ *  image (the gates' weights are zeroed), so gate gradients have closed forms. */
+export const FF14_GATES = 6;
+export async function ff14WithGates(p: number, seed: number): Promise<ReturnType<typeof createModel>> {
+  const m = trackedModel({ depth: 14, gate: 'ffgate2', seed, dtype: 'float64' });
+  await editWeights(m, (w) => {
+    for (let g = 0; g < FF14_GATES; g++) setGateProbability(w, g, logitFor(p));
+  });
+  return m;
+}
+
+/** The model's current weights, through a safetensors file in scratch. */
+export async function savedWeights(m: ReturnType<typeof createModel>): Promise<WeightMap> {
+  const file = join(scratch, `weights-${Math.random().toString(36).slice(2)}.safetensors`);
+  await m.saveWeights(file);
+  return tensorsOf(readFileSync(file));
+}

@@ -1,0 +1,82 @@
+// The SP execution target (config executionTarget, trainStep's executionTarget): the loss gains
+// weight * (r - rate)^2, r the fraction of (image, gated block) pairs executed, and its gradient
+// reaches each gate's probability through the straight-through estimator (d mask / d p = 1).
+import { afterAll, describe, expect, it } from 'vitest';
+import { RunConfigSchema } from '../../lib/config.js';
+import { batch, disposeModels, FF14_GATES, ff14WithGates, get, savedWeights } from './helpers.js';
+
+afterAll(disposeModels);
+
+const GATES = FF14_GATES; // M = 5 decisions: the last gate decides nothing
+const M = GATES - 1;
+const sgd = { lr: 0.05, momentum: 0, weightDecay: 0, nesterov: false };
+
+describe('SP execution target', () => {
+  it('moves every deciding gate by the closed-form gradient of weight * (r - rate)^2', async () => {
+    // p = 0.7 everywhere: every gate executes (r = 1), and p does not depend on the image (the
+    // gates' weights are zero), so d/d bias_1 of the penalty is 2 w (r - rate) p (1 - p) / M.
+    const p = 0.7;
+    const target = { rate: 0.4, weight: 3 };
+    const x = batch(8, 12);
+    const plain = await ff14WithGates(p, 5);
+    const targeted = await ff14WithGates(p, 5);
+    const a = await plain.trainStep(x, sgd);
+    const b = await targeted.trainStep(x, { ...sgd, executionTarget: target });
+    expect(b.loss).toBe(a.loss); // the reported loss is the cross-entropy
+    const wa = await savedWeights(plain);
+    const wb = await savedWeights(targeted);
+    const expected = -sgd.lr * 2 * target.weight * (1 - target.rate) * p * (1 - p) / M;
+    for (let g = 0; g < M; g++) {
+      const da = get(wb, `gates.${g}.linear.bias`)[1] - get(wa, `gates.${g}.linear.bias`)[1];
+      expect(da).toBeCloseTo(expected, 12);
+      const d0 = get(wb, `gates.${g}.linear.bias`)[0] - get(wa, `gates.${g}.linear.bias`)[0];
+      expect(d0).toBeCloseTo(-expected, 12);
+    }
+    // The unused last gate and the backbone see no penalty gradient.
+    expect(get(wb, `gates.${M}.linear.bias`)[1]).toBe(get(wa, `gates.${M}.linear.bias`)[1]);
+    const conv = 'conv1.weight';
+    expect(Array.from(get(wb, conv))).toEqual(Array.from(get(wa, conv)));
+  });
+
+  it('pushes closed gates open when execution is below the rate', async () => {
+    const plain = await ff14WithGates(0.3, 5); // every gate skips: r = 0
+    const targeted = await ff14WithGates(0.3, 5);
+    const x = batch(9, 12);
+    await plain.trainStep(x, sgd);
+    await targeted.trainStep(x, { ...sgd, executionTarget: { rate: 0.8, weight: 2 } });
+    const wa = await savedWeights(plain);
+    const wb = await savedWeights(targeted);
+    const expected = sgd.lr * 2 * 2 * 0.8 * 0.3 * 0.7 / M;
+    for (let g = 0; g < M; g++) {
+      expect(get(wb, `gates.${g}.linear.bias`)[1] - get(wa, `gates.${g}.linear.bias`)[1]).toBeCloseTo(expected, 12);
+    }
+  });
+
+  it('is off while the gate warm-up holds the gates open', async () => {
+    const plain = await ff14WithGates(0.7, 5);
+    const targeted = await ff14WithGates(0.7, 5);
+    const x = batch(10, 12);
+    await plain.trainStep(x, { ...sgd, gatesOpen: true });
+    await targeted.trainStep(x, { ...sgd, gatesOpen: true, executionTarget: { rate: 0.4, weight: 3 } });
+    const wa = await savedWeights(plain);
+    const wb = await savedWeights(targeted);
+    expect(get(wb, 'gates.0.linear.bias')[1]).toBe(get(wa, 'gates.0.linear.bias')[1]);
+  });
+
+  it('is refused where it has no meaning, and its rate must lie strictly between 0 and 1', () => {
+    const base = { data: { source: { kind: 'synthetic' } } };
+    for (const c of [
+      { ...base, executionTarget: { rate: 0.7 }, stage: 'hrl', model: { gate: 'rnn' } },
+      { ...base, executionTarget: { rate: 0.7 }, model: { gate: 'none' } },
+    ]) {
+      const r = RunConfigSchema.safeParse(c);
+      expect(r.success).toBe(false);
+      expect(JSON.stringify(r.error?.issues)).toMatch(/the execution target trains SP gates/);
+    }
+    for (const rate of [0, 1, 1.5]) {
+      expect(RunConfigSchema.safeParse({ ...base, executionTarget: { rate }, model: { gate: 'rnn' } }).success).toBe(false);
+    }
+    const ok = RunConfigSchema.parse({ ...base, executionTarget: { rate: 0.7 }, model: { gate: 'rnn' } });
+    expect(ok.executionTarget).toEqual({ rate: 0.7, weight: 2 });
+  });
+});
