@@ -244,7 +244,7 @@ export const RunConfigSchema = z.strictObject({
   gateWarmupSteps: z.number().int().min(0).default(0),
   /**
    * SP only: adds weight * (r - rate)^2 to the loss, r being the fraction of (image, gated block)
-   * pairs the hard gates execute in the batch (ConvNet-AIG's target-rate idea on SkipNet's
+   * pairs the hard gates execute in the batch (soft gates: the mean probability; ConvNet-AIG's target-rate idea on SkipNet's
    * straight-through gates). Not in the reference; it keeps short budgets from collapsing into
    * all-skip or saturating into all-execute, so that SP itself lands near the chosen compute.
    */
