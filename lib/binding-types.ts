@@ -45,8 +45,11 @@ export interface OptimizerArgs {
   nesterov: boolean;
   /** SP gate warm-up: the forward pass executes every block; gates still get the straight-through gradient. */
   gatesOpen?: boolean;
-  /** SP execution target: adds weight * (executed fraction - rate)^2 to the loss (straight-through to the gates). */
-  executionTarget?: { rate: number; weight: number };
+  /**
+   * SP execution target: adds weight * (executed fraction - rate)^2 to the loss (straight-through to
+   * the gates); perGate: weight * mean over gates of (gate's executed fraction - rate)^2 instead.
+   */
+  executionTarget?: { rate: number; weight: number; perGate?: boolean };
 }
 
 /** Hybrid reinforcement learning (spec section 4). */

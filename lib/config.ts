@@ -252,6 +252,13 @@ export const RunConfigSchema = z.strictObject({
     .strictObject({
       rate: z.number().gt(0).lt(1),
       weight: z.number().positive().default(2),
+      /**
+       * false: r is the batch's overall executed fraction, so the gates may spend it unevenly (and
+       * can close some blocks for good). true: ConvNet-AIG's per-layer form, the loss gains
+       * weight * mean_k (r_k - rate)^2 with r_k gate k's executed fraction, so that every block
+       * executes on about rate of the images (and keeps training).
+       */
+      perGate: z.boolean().default(false),
     })
     .optional(),
   /** Checkpoint (or run folder) whose weights start this run: fresh optimizer, step 0 (HRL from SP). */

@@ -178,8 +178,9 @@ TrainResult Engine::trainStep(const BatchView& batch, const SgdArgs& args) {
   if (args.executionRate >= 0 && !fwd.masks.empty() && !args.gatesOpen) {
     auto masks = torch::stack(fwd.masks);
     if (masks.scalar_type() != torch::kDouble) masks = masks.to(torch::kFloat32);  // bf16/fp16 under autocast
-    auto executed = masks.mean();
-    loss = loss + args.executionWeight * (executed - args.executionRate).pow(2);
+    // masks: (M, B). Global: the batch's overall executed fraction; per gate: each block's.
+    auto executed = args.executionPerGate ? masks.mean(1) : masks.mean();
+    loss = loss + args.executionWeight * (executed - args.executionRate).pow(2).mean();
   }
   for (auto& p : params_) p.mutable_grad() = torch::Tensor();
   if (dist_) dist_->beginBackward(params_, "the gradient all-reduce");  // buckets may leave during backward

@@ -28,7 +28,10 @@ struct SgdArgs {
   // SP execution target (not in the reference): adds weight * (r - rate)^2 to the loss, r being
   // the fraction of (sample, gated block) pairs the hard gates execute in this batch; its
   // gradient reaches the gates through the straight-through estimator. rate < 0: off.
+  // executionPerGate: ConvNet-AIG's form instead, weight * mean_k (r_k - rate)^2 with r_k gate
+  // k's executed fraction, so that every block executes on about rate of the images.
   double executionRate = -1, executionWeight = 0;
+  bool executionPerGate = false;
 };
 
 struct TrainResult {

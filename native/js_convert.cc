@@ -174,6 +174,11 @@ SgdArgs sgdFromJs(const Napi::Value& value) {
     auto t = objectArg(target, "executionTarget");
     a.executionRate = numberField(t, "rate", 0, 1);
     a.executionWeight = numberField(t, "weight", 0, 1e6);
+    auto perGate = t.Get("perGate");
+    if (!perGate.IsUndefined()) {
+      if (!perGate.IsBoolean()) bad("executionTarget.perGate must be a boolean");
+      a.executionPerGate = perGate.As<Napi::Boolean>().Value();
+    }
   }
   return a;
 }

@@ -3,7 +3,7 @@
 // reaches each gate's probability through the straight-through estimator (d mask / d p = 1).
 import { afterAll, describe, expect, it } from 'vitest';
 import { RunConfigSchema } from '../../lib/config.js';
-import { batch, disposeModels, FF14_GATES, ff14WithGates, get, savedWeights } from './helpers.js';
+import { batch, disposeModels, editWeights, FF14_GATES, ff14WithGates, get, logitFor, savedWeights, setGateProbability } from './helpers.js';
 
 afterAll(disposeModels);
 
@@ -52,6 +52,35 @@ describe('SP execution target', () => {
     }
   });
 
+  it('per gate, moves each gate by its own executed fraction (ConvNet-AIG form)', async () => {
+    // Gates 0, 2 execute every image (p = 0.7, r_k = 1), gates 1, 3, 4 skip every image
+    // (p = 0.2, r_k = 0). Per gate, d/d bias_1 of w * mean_k (r_k - rate)^2 is
+    // 2 w (r_k - rate) p_k (1 - p_k) / M; the global form would use r = 2/5 for every gate,
+    // which equals the rate here, so it would not move the gates at all.
+    const probs = [0.7, 0.2, 0.7, 0.2, 0.2, 0.5];
+    const target = { rate: 0.4, weight: 3 };
+    const make = async () => {
+      const m = await ff14WithGates(0.5, 6);
+      await editWeights(m, (w) => probs.forEach((p, g) => setGateProbability(w, g, logitFor(p))));
+      return m;
+    };
+    const x = batch(11, 12);
+    const [plain, perGate, global] = [await make(), await make(), await make()];
+    await plain.trainStep(x, sgd);
+    await perGate.trainStep(x, { ...sgd, executionTarget: { ...target, perGate: true } });
+    await global.trainStep(x, { ...sgd, executionTarget: target });
+    const [wa, wp, wg] = [await savedWeights(plain), await savedWeights(perGate), await savedWeights(global)];
+    for (let g = 0; g < M; g++) {
+      const p = probs[g];
+      const r = p > 0.5 ? 1 : 0;
+      const expected = -sgd.lr * 2 * target.weight * (r - target.rate) * p * (1 - p) / M;
+      const bias = `gates.${g}.linear.bias`;
+      expect(get(wp, bias)[1] - get(wa, bias)[1]).toBeCloseTo(expected, 12);
+      expect(Math.abs(expected)).toBeGreaterThan(1e-4);
+      expect(get(wg, bias)[1] - get(wa, bias)[1]).toBeCloseTo(0, 14);
+    }
+  });
+
   it('is off while the gate warm-up holds the gates open', async () => {
     const plain = await ff14WithGates(0.7, 5);
     const targeted = await ff14WithGates(0.7, 5);
@@ -77,6 +106,6 @@ describe('SP execution target', () => {
       expect(RunConfigSchema.safeParse({ ...base, executionTarget: { rate }, model: { gate: 'rnn' } }).success).toBe(false);
     }
     const ok = RunConfigSchema.parse({ ...base, executionTarget: { rate: 0.7 }, model: { gate: 'rnn' } });
-    expect(ok.executionTarget).toEqual({ rate: 0.7, weight: 2 });
+    expect(ok.executionTarget).toEqual({ rate: 0.7, weight: 2, perGate: false });
   });
 });
