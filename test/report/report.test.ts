@@ -126,6 +126,14 @@ describe('report.html', () => {
     expect(html).toContain('plain: plain ResNet, 82.00 %');
   });
 
+  it('places every run at its absolute MACs in the MACs chart, plain ResNets included', async () => {
+    // So that plain ResNets of other depths compare with SkipNet at their own cost.
+    const ev = JSON.parse(await readFile(path.join(runs.hrl, 'eval', 'eval.json'), 'utf8'));
+    expect(html).toContain(`<title>plain: top-1 82.00 %, ${(FULL_MACS / 1e6).toFixed(1)}M MACs per image</title>`);
+    expect(html).toContain(`<title>hrl: top-1 77.50 %, ${(ev.macsPerImage.mean / 1e6).toFixed(1)}M MACs per image</title>`);
+    expect(html).toContain('<title>plain: top-1 82.00 %, CP 100.00 %</title>');
+  });
+
   it('shows the easy and hard images of the HRL run with their labels and predictions', () => {
     const imgs = html.match(/<img src="data:image\/png;base64,[A-Za-z0-9+/=]+"/g) ?? [];
     expect(imgs).toHaveLength(32); // 16 easy + 16 hard of the 40 test images

@@ -1,6 +1,8 @@
 // Section 4: accuracy against computation. Each run's final model is a point; its
 // threshold sweep (a block runs when p > t) is a line through the points it can reach
-// without retraining; plain ResNets are horizontal reference lines at their top-1.
+// without retraining; plain ResNets are horizontal reference lines at their top-1. The MACs
+// chart uses absolute MACs so that plain ResNets of other depths (the paper's Fig. 4
+// comparison) stand at their own cost rather than all at 100 % of themselves.
 
 import { figure, note, type Section } from '../html.js';
 import { isPlain, runRow } from '../run-row.js';
@@ -10,14 +12,11 @@ import type { RunData } from '../types.js';
 
 type Axis = 'cp' | 'macs';
 
-function fullMacsOf(run: RunData): number | null {
-  return run.eval?.fullMacs ?? run.trained?.fullMacs ?? null;
-}
+const millions = (macs: number | null): number | null => (macs === null ? null : macs / 1e6);
 
 function sweepSeries(run: RunData, colour: string, axis: Axis): XySeries | null {
   if (!run.sweep || run.sweep.length === 0) return null;
-  const full = fullMacsOf(run);
-  const pts = run.sweep.map((p) => [axis === 'cp' ? p.cp : p.macsMean !== null && full ? (100 * p.macsMean) / full : NaN, p.top1] as const);
+  const pts = run.sweep.map((p) => [axis === 'cp' ? p.cp : millions(p.macsMean) ?? NaN, p.top1] as const);
   return {
     label: run.name,
     colour,
@@ -35,14 +34,14 @@ function chart(runs: readonly RunData[], colours: readonly string[], axis: Axis)
     const row = runRow(run);
     const colour = colours[k]!;
     if (row.top1 === null) return;
-    const x = axis === 'cp' ? row.cp : row.macsPercentOfFull;
+    const x = axis === 'cp' ? row.cp : millions(row.macsMean);
     if (isPlain(run)) hLines.push({ at: row.top1, label: `${run.name}: plain ResNet, ${row.top1.toFixed(2)} %`, colour });
     const sweep = sweepSeries(run, colour, axis);
     if (sweep) series.push(sweep);
     if (x !== null) {
       series.push({
         label: run.name, colour, points: [[x, row.top1]], line: false, markerRadius: 6, endLabel: run.name,
-        tips: [`${run.name}: top-1 ${row.top1.toFixed(2)} %, ${axis === 'cp' ? `CP ${x.toFixed(2)} %` : `MACs ${x.toFixed(1)} % of plain`}`],
+        tips: [`${run.name}: top-1 ${row.top1.toFixed(2)} %, ${axis === 'cp' ? `CP ${x.toFixed(2)} %` : `${x.toFixed(1)}M MACs per image`}`],
       });
     }
   });
@@ -53,7 +52,7 @@ function chart(runs: readonly RunData[], colours: readonly string[], axis: Axis)
   ];
   return figure(xyChart({
     title: axis === 'cp' ? 'Top-1 accuracy against computation percentage' : 'Top-1 accuracy against MACs per image',
-    xLabel: axis === 'cp' ? 'computation percentage (CP) %' : 'mean MACs per image, % of the plain ResNet (gates included)',
+    xLabel: axis === 'cp' ? 'computation percentage (CP) %' : 'mean MACs per image, millions (gates included)',
     yLabel: 'top-1 %',
     series,
     hLines,
@@ -72,6 +71,6 @@ export function tradeoffSection(runs: readonly RunData[], colours: readonly stri
   if (noSweep.length > 0) {
     html.push(note(`No threshold sweep for ${noSweep.map((r) => r.name).join(', ')}; run`, 'skipnet eval <run> --out <run>/eval --sweep'));
   }
-  html.push(note('Large dots: each run at its own threshold. Dashed horizontal lines: plain ResNets, which always run every block (CP 100 %).'));
+  html.push(note('Large dots: each run at its own threshold. Dashed horizontal lines: plain ResNets, which always run every block (CP 100 %); in the MACs chart each also stands at its own cost, so plain ResNets of other depths compare directly.'));
   return { id: 'tradeoff', title: 'Accuracy against computation', html: html.join('\n') };
 }
