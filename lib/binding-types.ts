@@ -46,10 +46,11 @@ export interface OptimizerArgs {
   /** SP gate warm-up: the forward pass executes every block; gates still get the straight-through gradient. */
   gatesOpen?: boolean;
   /**
-   * SP execution target: adds weight * (executed fraction - rate)^2 to the loss (straight-through to
-   * the gates); perGate: weight * mean over gates of (gate's executed fraction - rate)^2 instead.
+   * SP execution target: adds weight * mean over groups of (group's executed fraction - rate)^2 to
+   * the loss (straight-through to the gates); the groups: the whole network (default), each stage's
+   * gated blocks, or each gate.
    */
-  executionTarget?: { rate: number; weight: number; perGate?: boolean };
+  executionTarget?: { rate: number; weight: number; scope?: 'network' | 'stage' | 'gate' };
 }
 
 /** Hybrid reinforcement learning (spec section 4). */

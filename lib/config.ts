@@ -253,12 +253,14 @@ export const RunConfigSchema = z.strictObject({
       rate: z.number().gt(0).lt(1),
       weight: z.number().positive().default(2),
       /**
-       * false: r is the batch's overall executed fraction, so the gates may spend it unevenly (and
-       * can close some blocks for good). true: ConvNet-AIG's per-layer form, the loss gains
-       * weight * mean_k (r_k - rate)^2 with r_k gate k's executed fraction, so that every block
-       * executes on about rate of the images (and keeps training).
+       * Over what the executed fraction is taken. 'network' (default): all (image, gated block)
+       * pairs of the batch, so the gates may spend it unevenly, down to shutting a whole stage.
+       * 'stage': each stage's gated blocks apart, weight * mean_s (r_s - rate)^2, so that every
+       * stage keeps about rate of its depth while the gates still choose which blocks and images.
+       * 'gate': ConvNet-AIG's per-layer form, weight * mean_k (r_k - rate)^2, every block on about
+       * rate of the images.
        */
-      perGate: z.boolean().default(false),
+      scope: z.enum(['network', 'stage', 'gate']).default('network'),
     })
     .optional(),
   /** Checkpoint (or run folder) whose weights start this run: fresh optimizer, step 0 (HRL from SP). */

@@ -178,9 +178,7 @@ TrainResult Engine::trainStep(const BatchView& batch, const SgdArgs& args) {
   if (args.executionRate >= 0 && !fwd.masks.empty() && !args.gatesOpen) {
     auto masks = torch::stack(fwd.masks);
     if (masks.scalar_type() != torch::kDouble) masks = masks.to(torch::kFloat32);  // bf16/fp16 under autocast
-    // masks: (M, B). Global: the batch's overall executed fraction; per gate: each block's.
-    auto executed = args.executionPerGate ? masks.mean(1) : masks.mean();
-    loss = loss + args.executionWeight * (executed - args.executionRate).pow(2).mean();
+    loss = loss + args.executionWeight * (executedFractions(masks, args.executionScope) - args.executionRate).pow(2).mean();
   }
   for (auto& p : params_) p.mutable_grad() = torch::Tensor();
   if (dist_) dist_->beginBackward(params_, "the gradient all-reduce");  // buckets may leave during backward
@@ -188,6 +186,24 @@ TrainResult Engine::trainStep(const BatchView& batch, const SgdArgs& args) {
   if (dist_) dist_->averageGradients(params_, "the gradient all-reduce");
   finishStep(args, r);
   return r;
+}
+
+// masks: (M, B), row k deciding block k + 1. The executed fraction of the whole batch, of each
+// stage's gated blocks (a stage starts at every projecting block after block 0), or of each gate.
+torch::Tensor Engine::executedFractions(const torch::Tensor& masks, SgdArgs::Scope scope) const {
+  if (scope == SgdArgs::Scope::Network) return masks.mean();
+  if (scope == SgdArgs::Scope::Gate) return masks.mean(1);
+  const auto& blocks = model_->arch.blocks;
+  std::vector<torch::Tensor> stages;
+  int64_t first = 0;  // first gate row of the current stage
+  for (int64_t k = 0; k < masks.size(0); ++k) {
+    const bool last = k + 1 == masks.size(0) || blocks[static_cast<size_t>(k + 2)].projection;
+    if (last) {
+      stages.push_back(masks.slice(0, first, k + 1).mean());
+      first = k + 1;
+    }
+  }
+  return torch::stack(stages);
 }
 
 // Group-wide step metrics: summed counts, and the loss averaged over every rank's samples.

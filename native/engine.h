@@ -28,10 +28,12 @@ struct SgdArgs {
   // SP execution target (not in the reference): adds weight * (r - rate)^2 to the loss, r being
   // the fraction of (sample, gated block) pairs the hard gates execute in this batch; its
   // gradient reaches the gates through the straight-through estimator. rate < 0: off.
-  // executionPerGate: ConvNet-AIG's form instead, weight * mean_k (r_k - rate)^2 with r_k gate
-  // k's executed fraction, so that every block executes on about rate of the images.
+  // executionScope: over what r is taken. Network: the whole batch; Stage: each stage's gated
+  // blocks, weight * mean_s (r_s - rate)^2, so that no stage can be shut as a whole; Gate:
+  // ConvNet-AIG's per-layer form, weight * mean_k (r_k - rate)^2.
+  enum class Scope { Network, Stage, Gate };
   double executionRate = -1, executionWeight = 0;
-  bool executionPerGate = false;
+  Scope executionScope = Scope::Network;
 };
 
 struct TrainResult {
@@ -132,6 +134,7 @@ class Engine {
   HrlPass hrlForwardBackward(const BatchView& batch, const HrlArgs& hrl, const Sampling& sampling);
   HrlResult hrlStepDistributed(const BatchView& batch, const SgdArgs& sgd, const HrlArgs& hrl, const Sampling& sampling);
   void reduceTrainMetrics(TrainResult& r);
+  torch::Tensor executedFractions(const torch::Tensor& masks, SgdArgs::Scope scope) const;
   void snapshotBuffers();
   void finishInspection(std::vector<NamedTensor>& out);
   void restoreBuffers();

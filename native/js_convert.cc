@@ -174,10 +174,12 @@ SgdArgs sgdFromJs(const Napi::Value& value) {
     auto t = objectArg(target, "executionTarget");
     a.executionRate = numberField(t, "rate", 0, 1);
     a.executionWeight = numberField(t, "weight", 0, 1e6);
-    auto perGate = t.Get("perGate");
-    if (!perGate.IsUndefined()) {
-      if (!perGate.IsBoolean()) bad("executionTarget.perGate must be a boolean");
-      a.executionPerGate = perGate.As<Napi::Boolean>().Value();
+    if (!t.Get("scope").IsUndefined()) {
+      const auto scope = stringField(t, "scope");
+      if (scope == "network") a.executionScope = SgdArgs::Scope::Network;
+      else if (scope == "stage") a.executionScope = SgdArgs::Scope::Stage;
+      else if (scope == "gate") a.executionScope = SgdArgs::Scope::Gate;
+      else bad("executionTarget.scope must be 'network', 'stage' or 'gate', got '" + scope + "'");
     }
   }
   return a;

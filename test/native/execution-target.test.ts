@@ -67,7 +67,7 @@ describe('SP execution target', () => {
     const x = batch(11, 12);
     const [plain, perGate, global] = [await make(), await make(), await make()];
     await plain.trainStep(x, sgd);
-    await perGate.trainStep(x, { ...sgd, executionTarget: { ...target, perGate: true } });
+    await perGate.trainStep(x, { ...sgd, executionTarget: { ...target, scope: 'gate' } });
     await global.trainStep(x, { ...sgd, executionTarget: target });
     const [wa, wp, wg] = [await savedWeights(plain), await savedWeights(perGate), await savedWeights(global)];
     for (let g = 0; g < M; g++) {
@@ -78,6 +78,35 @@ describe('SP execution target', () => {
       expect(get(wp, bias)[1] - get(wa, bias)[1]).toBeCloseTo(expected, 12);
       expect(Math.abs(expected)).toBeGreaterThan(1e-4);
       expect(get(wg, bias)[1] - get(wa, bias)[1]).toBeCloseTo(0, 14);
+    }
+  });
+
+  it('per stage, moves each gate by its stage\'s executed fraction', async () => {
+    // SkipNet-14: blocks 0-1 | 2-3 | 4-5 (blocks 2 and 4 project), so gate 0 decides stage 0's
+    // block 1, gates 1-2 stage 1's blocks and gates 3-4 stage 2's. With p = 0.7 (executes) or
+    // 0.2 (skips): r_0 = 1, r_1 = 1/2, r_2 = 0. The derivative of w * mean_s (r_s - rate)^2 by
+    // gate k's bias is 2 w (r_s - rate) p_k (1 - p_k) / (S * M_s), M_s the stage's gate count.
+    const probs = [0.7, 0.7, 0.2, 0.2, 0.2, 0.5];
+    const stageOf = [0, 1, 1, 2, 2];
+    const r = [1, 0.5, 0];
+    const gatesIn = [1, 2, 2];
+    const target = { rate: 0.4, weight: 3 };
+    const make = async () => {
+      const m = await ff14WithGates(0.5, 6);
+      await editWeights(m, (w) => probs.forEach((p, g) => setGateProbability(w, g, logitFor(p))));
+      return m;
+    };
+    const x = batch(12, 12);
+    const [plain, staged] = [await make(), await make()];
+    await plain.trainStep(x, sgd);
+    await staged.trainStep(x, { ...sgd, executionTarget: { ...target, scope: 'stage' } });
+    const [wa, ws] = [await savedWeights(plain), await savedWeights(staged)];
+    for (let g = 0; g < M; g++) {
+      const s = stageOf[g]!;
+      const p = probs[g]!;
+      const expected = -sgd.lr * 2 * target.weight * (r[s]! - target.rate) * p * (1 - p) / (3 * gatesIn[s]!);
+      const bias = `gates.${g}.linear.bias`;
+      expect(get(ws, bias)[1] - get(wa, bias)[1]).toBeCloseTo(expected, 12);
     }
   });
 
@@ -102,10 +131,11 @@ describe('SP execution target', () => {
       expect(r.success).toBe(false);
       expect(JSON.stringify(r.error?.issues)).toMatch(/the execution target trains SP gates/);
     }
+    expect(RunConfigSchema.safeParse({ ...base, executionTarget: { rate: 0.7, scope: 'block' }, model: { gate: 'rnn' } }).success).toBe(false);
     for (const rate of [0, 1, 1.5]) {
       expect(RunConfigSchema.safeParse({ ...base, executionTarget: { rate }, model: { gate: 'rnn' } }).success).toBe(false);
     }
     const ok = RunConfigSchema.parse({ ...base, executionTarget: { rate: 0.7 }, model: { gate: 'rnn' } });
-    expect(ok.executionTarget).toEqual({ rate: 0.7, weight: 2, perGate: false });
+    expect(ok.executionTarget).toEqual({ rate: 0.7, weight: 2, scope: 'network' });
   });
 });
