@@ -11,6 +11,13 @@ const GATES = FF14_GATES; // M = 5 decisions: the last gate decides nothing
 const M = GATES - 1;
 const sgd = { lr: 0.05, momentum: 0, weightDecay: 0, nesterov: false };
 
+/** FF SkipNet-14 whose gate g has probability probs[g] for every image. */
+async function ff14WithEach(probs: number[]): Promise<Awaited<ReturnType<typeof ff14WithGates>>> {
+  const m = await ff14WithGates(0.5, 6);
+  await editWeights(m, (w) => probs.forEach((p, g) => setGateProbability(w, g, logitFor(p))));
+  return m;
+}
+
 describe('SP execution target', () => {
   it('moves every deciding gate by the closed-form gradient of weight * (r - rate)^2', async () => {
     // p = 0.7 everywhere: every gate executes (r = 1), and p does not depend on the image (the
@@ -59,13 +66,8 @@ describe('SP execution target', () => {
     // which equals the rate here, so it would not move the gates at all.
     const probs = [0.7, 0.2, 0.7, 0.2, 0.2, 0.5];
     const target = { rate: 0.4, weight: 3 };
-    const make = async () => {
-      const m = await ff14WithGates(0.5, 6);
-      await editWeights(m, (w) => probs.forEach((p, g) => setGateProbability(w, g, logitFor(p))));
-      return m;
-    };
     const x = batch(11, 12);
-    const [plain, perGate, global] = [await make(), await make(), await make()];
+    const [plain, perGate, global] = [await ff14WithEach(probs), await ff14WithEach(probs), await ff14WithEach(probs)];
     await plain.trainStep(x, sgd);
     await perGate.trainStep(x, { ...sgd, executionTarget: { ...target, scope: 'gate' } });
     await global.trainStep(x, { ...sgd, executionTarget: target });
@@ -91,13 +93,8 @@ describe('SP execution target', () => {
     const r = [1, 0.5, 0];
     const gatesIn = [1, 2, 2];
     const target = { rate: 0.4, weight: 3 };
-    const make = async () => {
-      const m = await ff14WithGates(0.5, 6);
-      await editWeights(m, (w) => probs.forEach((p, g) => setGateProbability(w, g, logitFor(p))));
-      return m;
-    };
     const x = batch(12, 12);
-    const [plain, staged] = [await make(), await make()];
+    const [plain, staged] = [await ff14WithEach(probs), await ff14WithEach(probs)];
     await plain.trainStep(x, sgd);
     await staged.trainStep(x, { ...sgd, executionTarget: { ...target, scope: 'stage' } });
     const [wa, ws] = [await savedWeights(plain), await savedWeights(staged)];
