@@ -24,7 +24,7 @@ if [ ! -f /usr/include/jpeglib.h ]; then
   jpeg="$PWD/jpeg/usr"
   export CMAKE_PREFIX_PATH="$jpeg${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PATH}"
   export CPATH="$jpeg/include:$jpeg/include/x86_64-linux-gnu${CPATH:+:$CPATH}"
-  export LD_LIBRARY_PATH="$jpeg/lib/x86_64-linux-gnu:$LD_LIBRARY_PATH"
+  export LD_LIBRARY_PATH="$jpeg/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 fi
 nvidia-smi > "$OUT/nvidia-smi.txt" 2>&1 || true
 
