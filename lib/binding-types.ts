@@ -51,6 +51,8 @@ export interface OptimizerArgs {
    * gated blocks, or each gate.
    */
   executionTarget?: { rate: number; weight: number; scope?: 'network' | 'stage' | 'gate' };
+  /** The gates read detached features: their gradient trains the gates, not the backbone below them. */
+  gatesReadDetached?: boolean;
 }
 
 /** Hybrid reinforcement learning (spec section 4). */

@@ -243,6 +243,12 @@ export const RunConfigSchema = z.strictObject({
    */
   gateWarmupSteps: z.number().int().min(0).default(0),
   /**
+   * SP only: the gates read the block outputs detached, so their straight-through gradient trains
+   * the gates alone and the backbone learns from the classification path only. Not in the
+   * reference (false there), where every gate's gradient also flows into the features it read.
+   */
+  gatesReadDetached: z.boolean().default(false),
+  /**
    * SP only: adds weight * (r - rate)^2 to the loss, r being the fraction of (image, gated block)
    * pairs the hard gates execute in the batch (soft gates: the mean probability; ConvNet-AIG's target-rate idea on SkipNet's
    * straight-through gates). Not in the reference; it keeps short budgets from collapsing into
@@ -318,6 +324,13 @@ export const RunConfigSchema = z.strictObject({
       code: 'custom',
       path: ['gateWarmupSteps'],
       message: `gate warm-up holds hard SP gates open: it needs stage 'sp', a gated model and gateMode 'hard' (got stage '${c.stage}', gate '${c.model.gate}', gateMode '${c.model.gateMode}'); set gateWarmupSteps to 0`,
+    });
+  }
+  if (c.gatesReadDetached && (c.stage !== 'sp' || c.model.gate === 'none')) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['gatesReadDetached'],
+      message: `detached gate inputs are an SP option for gated models (got stage '${c.stage}', gate '${c.model.gate}'); set gatesReadDetached to false`,
     });
   }
   if (c.executionTarget && (c.stage !== 'sp' || c.model.gate === 'none')) {

@@ -150,7 +150,7 @@ TrainResult Engine::trainStep(const BatchView& batch, const SgdArgs& args) {
   {
     AutocastScope autocast(spec_.precision, device_);
     // p > -1 holds for every probability: the straight-through mask is 1 in the forward pass.
-    fwd = model_->forwardMasked(x, rule, args.gatesOpen ? -1.0 : 0.5);
+    fwd = model_->forwardMasked(x, rule, args.gatesOpen ? -1.0 : 0.5, nullptr, true, args.gatesReadDetached);
     loss = torch::nn::functional::cross_entropy(fwd.logits, y);
   }
   // The step's metrics come from the forward pass alone, so they are taken before backward:

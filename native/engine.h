@@ -34,6 +34,9 @@ struct SgdArgs {
   enum class Scope { Network, Stage, Gate };
   double executionRate = -1, executionWeight = 0;
   Scope executionScope = Scope::Network;
+  // The gates read detached features: their straight-through gradient trains the gates only,
+  // not the backbone below them (not in the reference; see SkipNetImpl::forwardMasked).
+  bool gatesReadDetached = false;
 };
 
 struct TrainResult {

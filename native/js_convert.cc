@@ -169,6 +169,11 @@ SgdArgs sgdFromJs(const Napi::Value& value) {
     if (!open.IsBoolean()) bad("gatesOpen must be a boolean");
     a.gatesOpen = open.As<Napi::Boolean>().Value();
   }
+  auto detached = o.Get("gatesReadDetached");
+  if (!detached.IsUndefined()) {
+    if (!detached.IsBoolean()) bad("gatesReadDetached must be a boolean");
+    a.gatesReadDetached = detached.As<Napi::Boolean>().Value();
+  }
   auto target = o.Get("executionTarget");
   if (!target.IsUndefined()) {
     auto t = objectArg(target, "executionTarget");

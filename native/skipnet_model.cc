@@ -166,7 +166,7 @@ torch::Tensor SkipNetImpl::gateProbability(int64_t block, const torch::Tensor& f
 }
 
 ForwardResult SkipNetImpl::forwardMasked(const torch::Tensor& input, MaskRule rule, double threshold,
-                                         const Sampling* sampling, bool computeSkipped) {
+                                         const Sampling* sampling, bool computeSkipped, bool gatesReadDetached) {
   if (!computeSkipped && rule != MaskRule::Sample && rule != MaskRule::Threshold) {
     // Straight-through and soft masks send gradient through the skipped samples' block output.
     throw SkipNetError("ERR_BAD_ARG", "skipping computation needs hard masks (sampled or thresholded gates)");
@@ -186,7 +186,8 @@ ForwardResult SkipNetImpl::forwardMasked(const torch::Tensor& input, MaskRule ru
     if (spec.gate == GateKind::Rnn) gate->reset(x.size(0), x.options().dtype(fc->weight.scalar_type()));
     // Gate k reads the blended output of block k and decides block k+1; the last
     // block's gate would decide nothing, so it is never computed.
-    auto p = gateProbability(0, x);
+    auto gateInput = [&](const torch::Tensor& features) { return gatesReadDetached ? features.detach() : features; };
+    auto p = gateProbability(0, gateInput(x));
     for (int64_t i = 1; i < n; ++i) {
       auto* b = blocks[i]->as<ResidualBlockImpl>();
       torch::Tensor mask;
@@ -225,7 +226,7 @@ ForwardResult SkipNetImpl::forwardMasked(const torch::Tensor& input, MaskRule ru
       } else {
         x = runOnExecuting(*b, x, sc, mask.gt(0.5));
       }
-      if (i + 1 < n) p = gateProbability(i, x);
+      if (i + 1 < n) p = gateProbability(i, gateInput(x));
     }
   }
   x = torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);

@@ -88,8 +88,13 @@ struct SkipNetImpl : torch::nn::Module {
   // shortcut. Values and gradients equal the masked computation except through batch
   // norm in train mode: a block's batch statistics (and its running-statistics update)
   // then come from the executing samples only, not from the whole batch.
+  //
+  // gatesReadDetached: the gates read the features without sending gradient back into them,
+  // so the backbone learns from the classification path alone (not in the reference, where the
+  // straight-through gradient of every gate also flows into the features it read).
   ForwardResult forwardMasked(const torch::Tensor& x, MaskRule rule, double threshold,
-                              const Sampling* sampling = nullptr, bool computeSkipped = true);
+                              const Sampling* sampling = nullptr, bool computeSkipped = true,
+                              bool gatesReadDetached = false);
 
   // Evaluation that really skips: each gated block runs only on the samples whose gate
   // says execute (gather, run, scatter back). With eval-mode batch norm every sample is

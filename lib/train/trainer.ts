@@ -188,6 +188,7 @@ export async function train(config: RunConfig, opts: TrainOptions = {}): Promise
       ...optimizer,
       lr,
       gatesOpen: at < config.gateWarmupSteps,
+      ...(config.gatesReadDetached ? { gatesReadDetached: true } : {}),
       ...(config.executionTarget ? { executionTarget: config.executionTarget } : {}),
     });
     const meter = new TrainMeter();
