@@ -13,6 +13,7 @@ import { buildReport, type ReportResult } from '../../lib/report/build-report.js
 import { pickEasyHard } from '../../lib/report/easy-hard.js';
 import { loadRun, loadRuns } from '../../lib/report/load-run.js';
 import { niceTicks } from '../../lib/report/svg/scale.js';
+import { xyChart } from '../../lib/report/svg/xy-chart.js';
 import { thumbnails } from '../../lib/report/thumbnails.js';
 import type { RoutingRecord } from '../../lib/report/types.js';
 import { FULL_MACS, GATED, parseCsv, writeFixtureRuns, type FixtureRuns } from './fixtures.js';
@@ -276,6 +277,32 @@ describe('helpers', () => {
       },
     };
     expect([...(await thumbnails(encoded, [0, 1], 64)).keys()]).toEqual([0]);
+  });
+
+  it('keeps a reference line label inside the plot when the line runs along its top', () => {
+    // A plain ResNet more accurate than every SkipNet point: its line is the top of the y axis.
+    const chart = (top1: number) =>
+      xyChart({
+        title: 't',
+        xLabel: 'x',
+        yLabel: 'y',
+        series: [{ label: 's', colour: '#000', points: [[50, 72], [60, 73]], line: false }],
+        hLines: [{ at: top1, label: 'plain' }],
+        yDomain: [70, 75],
+      });
+    const place = (svg: string) => {
+      const line = /<line class="ref"[^>]* y1="([\d.]+)"/.exec(svg);
+      const label = /<text class="ref-label"[^>]* y="([\d.]+)"[^>]*>plain</.exec(svg);
+      const plotTop = /<clipPath[^>]*><rect[^>]* y="([\d.]+)"/.exec(svg);
+      expect(line && label && plotTop).toBeTruthy();
+      return { line: Number(line![1]), label: Number(label![1]), top: Number(plotTop![1]) + 7 }; // the clip pads the plot by 7 px
+    };
+    const atTop = place(chart(75));
+    expect(atTop.line).toBeCloseTo(atTop.top, 5);
+    expect(atTop.label).toBeGreaterThan(atTop.line + 11); // below the line, its whole height inside
+    const lower = place(chart(72.5));
+    expect(lower.label).toBeLessThan(lower.line); // above the line where there is room
+    expect(lower.label - 11).toBeGreaterThanOrEqual(lower.top);
   });
 
   it('makes nice axis ticks', () => {
