@@ -55,12 +55,13 @@ function pathData(points: ReadonlyArray<readonly [number, number]>, sx: (v: numb
   return points.map(([x, y], k) => `${k === 0 ? 'M' : 'L'}${px(sx(x))} ${px(sy(y))}`).join('');
 }
 
+const REF_LABEL_HEIGHT = 11; // px: the ref-label font's cap height plus descenders
+
 // The reference lines are clipped to the plot: a label goes above its line, or below it where
 // the line runs along the top (a plain ResNet that is the most accurate run), so it stays legible.
-export function hLineLabelY(lineY: number, plotTop: number): number {
+function hLineLabelY(lineY: number, plotTop: number): number {
   return lineY - 4 - REF_LABEL_HEIGHT >= plotTop ? lineY - 4 : lineY + 4 + REF_LABEL_HEIGHT;
 }
-const REF_LABEL_HEIGHT = 11; // px: the ref-label font's cap height plus descenders
 
 export function xyChart(o: XyChartOptions): string {
   const width = o.width ?? 900;
@@ -91,9 +92,10 @@ export function xyChart(o: XyChartOptions): string {
       `<text class="ref-label" x="${px(sx(l.at) + 4)}" y="${px(plot.top + 12)}">${esc(l.label)}</text>`);
   }
   for (const l of o.hLines ?? []) {
-    const y = px(sy(l.at));
+    const at = sy(l.at);
+    const y = px(at);
     refs.push(`<line class="ref" x1="${px(plot.left)}" x2="${px(plot.right)}" y1="${y}" y2="${y}" stroke="${esc(l.colour ?? '#555')}"/>` +
-      `<text class="ref-label" x="${px(plot.left + 4)}" y="${px(hLineLabelY(sy(l.at), plot.top))}" fill="${esc(l.colour ?? '#555')}">${esc(l.label)}</text>`);
+      `<text class="ref-label" x="${px(plot.left + 4)}" y="${px(hLineLabelY(at, plot.top))}" fill="${esc(l.colour ?? '#555')}">${esc(l.label)}</text>`);
   }
   body.push(`<g class="refs" clip-path="url(#${clip.id})">${refs.join('')}</g>`);
 
