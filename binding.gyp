@@ -12,7 +12,7 @@
       ],
       'defines': ['NAPI_VERSION=9', 'NAPI_CPP_EXCEPTIONS', 'NODE_ADDON_API_DISABLE_DEPRECATED'],
       'cflags_cc!': ['-fno-exceptions', '-fno-rtti', '-std=gnu++1y', '-std=gnu++17'],
-      'cflags_cc': ['-std=c++17', '-fexceptions', '-frtti', '-O2', '-D_GLIBCXX_USE_CXX11_ABI=<!(node scripts/find-libtorch.mjs --cxx11abi)'],
+      'cflags_cc': ['-std=c++<!(node scripts/find-libtorch.mjs --cxxstd)', '-fexceptions', '-frtti', '-O2', '-D_GLIBCXX_USE_CXX11_ABI=<!(node scripts/find-libtorch.mjs --cxx11abi)'],
       'libraries': [
         "<!@(node scripts/find-libtorch.mjs --ldflags)",
         '-ljpeg',

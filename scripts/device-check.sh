@@ -32,16 +32,17 @@ step "build the addon against $(python3 -c 'import torch; print("torch", torch._
 if ! node scripts/build-native.mjs > "$OUT/build.log" 2>&1; then
   tail -40 "$OUT/build.log"; echo "device-check: the build failed (log: build.log)"; exit 1
 fi
+grep -E 'skipnet:|CMake Warning' "$OUT/build.log" | head -20
 node -e 'const v = require("node-gyp-build")(".").versions(); console.log(JSON.stringify(v))' | tee "$OUT/versions.json"
 
 step "$DEVICE against CPU"
-node scripts/cuda-check.mjs --device "$DEVICE" --out "$OUT/cuda-check.json" 2>&1 | tee "$OUT/cuda-check.log"
+timeout 240 node scripts/cuda-check.mjs --device "$DEVICE" --out "$OUT/cuda-check.json" 2>&1 | tee "$OUT/cuda-check.log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 
 if [ "${1:-}" != "--skip-bench" ]; then
   step "SkipNet-101 SP throughput, batch 256, fp32 and bf16, against PyTorch on the same GPU"
   SKIPNET_BENCH_PYTHON="$(command -v python3)" node --import tsx bench/run.ts sp --arch imagenet --depth 101 --batch 256 \
-    --device "$DEVICE" --precisions fp32,bf16 2>&1 | tee "$OUT/bench-sp.log"
+    --device "$DEVICE" --precisions fp32,bf16 --timeout 150 2>&1 | tee "$OUT/bench-sp.log"
   [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
   cp bench/results/latest-sp-throughput-imagenet*.json "$OUT/" 2>/dev/null || true
 fi

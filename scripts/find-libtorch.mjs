@@ -3,7 +3,7 @@
 // Order: $LIBTORCH, then Python's `torch` package, then the system (Debian's libtorch-dev).
 // Prints JSON (default), or one field for gyp: --include, --libdirs, --cflags, --cmake.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const tried = [];
@@ -98,6 +98,39 @@ if (!found) {
   process.exit(1);
 }
 
+// NCCL's header: ProcessGroupNCCL.hpp includes <nccl.h>, which PyTorch's wheels do not put in
+// torch/include but in a sibling pip package (nvidia/nccl/include, or nvidia/cuNN/include for
+// the CUDA 13 wheels). Without it native/c10d_group.h quietly builds without the nccl backend,
+// so look where those packages and the NVIDIA installers put it.
+function ncclIncludeDir(t) {
+  if (!t.cuda) return null;
+  const sitePackages = join(t.prefix, '..');
+  const candidates = [process.env.NCCL_INCLUDE_DIR, process.env.NCCL_ROOT && join(process.env.NCCL_ROOT, 'include'), join(sitePackages, 'nvidia', 'nccl', 'include')];
+  try {
+    for (const d of readdirSync(join(sitePackages, 'nvidia'))) candidates.push(join(sitePackages, 'nvidia', d, 'include'));
+  } catch {
+    /* not a pip install */
+  }
+  const cudaHome = process.env.CUDA_HOME ?? process.env.CUDA_PATH ?? '/usr/local/cuda';
+  candidates.push(join(cudaHome, 'include'), '/usr/include');
+  return candidates.find((d) => d && existsSync(join(d, 'nccl.h'))) ?? null;
+}
+
+// The C++ standard LibTorch's headers need: C++17 up to 2.11; PyTorch 2.12 and later moved
+// ATen's consumers to C++20.
+function cxxStandard(t) {
+  try {
+    const text = readFileSync(join(t.includeDirs[1], 'torch', 'version.h'), 'utf8');
+    const major = Number(/TORCH_VERSION_MAJOR (\d+)/.exec(text)?.[1]);
+    const minor = Number(/TORCH_VERSION_MINOR (\d+)/.exec(text)?.[1]);
+    if (major > 2 || (major === 2 && minor >= 12)) return '20';
+  } catch {
+    /* fall through */
+  }
+  return '17';
+}
+found.ncclInclude = ncclIncludeDir(found);
+
 // LibTorch's ABI flag is in its CMake config (TORCH_CXX_FLAGS); node-gyp needs it spelled out.
 function cxx11Abi(t) {
   try {
@@ -111,11 +144,13 @@ function cxx11Abi(t) {
 }
 
 const arg = process.argv[2];
-if (arg === '--include') console.log(found.includeDirs.join(' '));
+if (arg === '--include') console.log([...found.includeDirs, ...(found.ncclInclude ? [found.ncclInclude] : [])].join(' '));
 else if (arg === '--libdirs') console.log(found.libDirs.join(' '));
 else if (arg === '--cmake') console.log(found.cmakeDir);
 else if (arg === '--rpath') console.log(found.source === 'system' ? '' : found.libDirs.join(':'));
 else if (arg === '--cxx11abi') console.log(cxx11Abi(found));
+else if (arg === '--cxxstd') console.log(cxxStandard(found));
+else if (arg === '--nccl-include') console.log(found.ncclInclude ?? '');
 else if (arg === '--ldflags') {
   const libs = ['-ltorch', '-ltorch_cpu', '-lc10', ...(found.cuda ? ['-ltorch_cuda', '-lc10_cuda'] : [])];
   const rpath = found.source === 'system' ? [] : found.libDirs.map((d) => `-Wl,-rpath,${d}`);
