@@ -10,11 +10,11 @@
 //   - float64: one forward + backward (logits, loss, gate probabilities, every gradient), three
 //     SGD steps and two HRL steps (whose actions come from a CPU generator, so they match) must
 //     agree to 1e-9 relative: there is no reduced-precision math in float64 on either side;
-//   - float32 evaluation, skipping and masked: TF32 may be on for CUDA convolutions, so logits
+//   - float32 evaluation of CPU-trained weights, skipping and masked: TF32 may be on for CUDA convolutions, so logits
 //     are compared at 2e-2 and gate decisions by agreement;
 //   - bf16 autocast and fp16 with loss scaling: finite and within a few % of the fp32 loss;
 //   - weights written on the device load on the CPU bit for bit;
-//   - a one-rank NCCL process group (Gloo with --device cpu) trains exactly as no group.
+//   - a one-rank NCCL process group (Gloo with --device cpu) trains as no group (float64).
 // --device cpu compares the CPU with itself: a dry run of this script where no GPU is at hand.
 // Prints one line per check and writes the results as JSON; exits 1 when a check fails.
 
@@ -56,8 +56,14 @@ function spec(over) {
 function tensors(bytes) {
   const map = new Map();
   for (const t of decodeSafetensors(bytes).tensors) {
-    const a = t.dtype === 'F64' ? new Float64Array(t.data.slice().buffer) : t.dtype === 'F32' ? new Float32Array(t.data.slice().buffer) : null;
-    if (a) map.set(t.name, a);
+    // A copy of exactly this tensor's bytes: t.data may be a view into the whole file (a
+    // Buffer from readFileSync), whose .slice() is another view, not a copy.
+    const own = new Uint8Array(t.data).buffer;
+    const a = t.dtype === 'F64' ? new Float64Array(own) : t.dtype === 'F32' ? new Float32Array(own) : null;
+    if (!a) continue;
+    const count = t.shape.reduce((p, q) => p * q, 1);
+    if (a.length !== count) throw new Error(`${t.name}: decoded ${a.length} values, its shape [${t.shape}] holds ${count}`);
+    map.set(t.name, a);
   }
   return map;
 }
@@ -83,8 +89,9 @@ async function weightsOf(model) {
 }
 
 // The same weights on the CPU and on the device.
-async function pair(over) {
+async function pair(over, prepare = async () => {}) {
   const cpu = createModel(spec(over));
+  await prepare(cpu);
   const file = join(scratch, `init-${Math.random().toString(36).slice(2)}.safetensors`);
   await cpu.saveWeights(file);
   const dev = createModel(spec({ ...over, device }));
@@ -137,9 +144,11 @@ for (const [label, over, size] of [
     return { pass: afterSp.worst < F64_TOL && afterHrl.worst < F64_TOL && rlDiff < F64_TOL, metrics: { afterSp: afterSp.worst, afterHrl: afterHrl.worst, at: afterHrl.where, rlLoss: rlDiff } };
   });
   await check(`${label}, float32 evaluation (skip and mask)`, async () => {
-    const m = await pair(over);
-    // A few SGD steps first so that the gates make mixed decisions.
-    for (let s = 0; s < 3; s++) for (const model of [m.cpu, m.dev]) await model.trainStep(batch(30 + s, 16, size, classes), sgd);
+    // A few SGD steps first (on the CPU, so that both sides evaluate the same weights) so that
+    // the gates make mixed decisions.
+    const m = await pair(over, async (cpu) => {
+      for (let s = 0; s < 3; s++) await cpu.trainStep(batch(30 + s, 16, size, classes), sgd);
+    });
     const x = batch(40, 32, size, classes);
     const ref = await m.cpu.evalStep(x, 0.5, 'mask');
     const gates = ref.executed.length / x.n;
@@ -203,11 +212,13 @@ await check(`weights written on ${device} load on the CPU bit for bit`, async ()
 
 // A one-rank process group (the most one GPU allows NCCL): averaging over one rank is the
 // identity, so data-parallel steps, with the all-reduce overlapping backward, must equal
-// plain steps bit for bit, and the group must come up on this device's backend.
+// plain steps, and the group must come up on this device's backend. In float64, to F64_TOL:
+// cuDNN's weight gradients may accumulate with atomics, so two CUDA runs need not agree to
+// the last bit even without a group.
 await check(`one-rank process group on ${device} (${device === 'cpu' ? 'gloo' : 'nccl'})`, async () => {
   const backend = device === 'cpu' ? 'gloo' : 'nccl';
-  const m = await pair({});
-  const plain = createModel(spec({ device }));
+  const m = await pair({ dtype: 'float64' });
+  const plain = createModel(spec({ device, dtype: 'float64' }));
   const file = join(scratch, 'dp-init.safetensors');
   await m.dev.saveWeights(file);
   await plain.loadWeights(file);
@@ -220,7 +231,7 @@ await check(`one-rank process group on ${device} (${device === 'cpu' ? 'gloo' : 
   const d = maxRelDiff(await weightsOf(m.dev), await weightsOf(plain));
   m.dispose();
   plain.dispose();
-  return { pass: info.backend === backend && d.worst === 0, metrics: { backend: info.backend, maxRelDiff: d.worst } };
+  return { pass: info.backend === backend && d.worst < F64_TOL, metrics: { backend: info.backend, maxRelDiff: d.worst } };
 });
 
 const summary = {
