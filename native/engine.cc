@@ -259,6 +259,7 @@ Engine::HrlPass Engine::hrlForwardBackward(const BatchView& batch, const HrlArgs
     throw SkipNetError("ERR_BAD_ARG", "HRL trains gates, but this model has none (gate 'none')");
   }
   model_->train();
+  CudnnBenchmarkPause heuristics(hrl.skipCompute && device_.is_cuda());  // backward too
   auto x = toInput(batch);
   auto y = toLabels(batch);
   snapshotBuffers();
@@ -486,8 +487,13 @@ std::vector<NamedTensor> Engine::inspectStep(const BatchView& batch) {
   auto x = toInput(batch);
   auto y = toLabels(batch);
   const auto rule = spec_.gateMode == GateMode::Soft ? MaskRule::Soft : MaskRule::StraightThrough;
-  auto fwd = model_->forwardMasked(x, rule, 0.5);
-  auto loss = torch::nn::functional::cross_entropy(fwd.logits, y);
+  ForwardResult fwd;
+  torch::Tensor loss;
+  {
+    AutocastScope autocast(spec_.precision, device_);  // as trainStep computes it
+    fwd = model_->forwardMasked(x, rule, 0.5);
+    loss = torch::nn::functional::cross_entropy(fwd.logits, y);
+  }
   for (auto& p : params_) p.mutable_grad() = torch::Tensor();
   loss.backward();
 
@@ -495,6 +501,7 @@ std::vector<NamedTensor> Engine::inspectStep(const BatchView& batch) {
   out.push_back(named("logits", fwd.logits));
   out.push_back(named("loss", loss.view({1})));
   if (!fwd.probs.empty()) out.push_back(named("probs", torch::stack(fwd.probs)));
+  out.push_back(named("features", fwd.features));
   finishInspection(out);
   return out;
 }

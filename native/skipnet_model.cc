@@ -171,6 +171,7 @@ ForwardResult SkipNetImpl::forwardMasked(const torch::Tensor& input, MaskRule ru
     // Straight-through and soft masks send gradient through the skipped samples' block output.
     throw SkipNetError("ERR_BAD_ARG", "skipping computation needs hard masks (sampled or thresholded gates)");
   }
+  CudnnBenchmarkPause heuristics(!computeSkipped && input.is_cuda());
   ForwardResult r;
   auto x = stem(input);
   const int64_t n = numBlocks();
@@ -219,7 +220,10 @@ ForwardResult SkipNetImpl::forwardMasked(const torch::Tensor& input, MaskRule ru
       auto sc = b->shortcut(x);
       if (computeSkipped) {
         auto out = (b->residual(x) + sc).relu_();
-        auto g = mask.view({-1, 1, 1, 1});
+        // The mask in the activations' dtype: under autocast the probabilities are float32
+        // (gateProbability), and a float32 mask would promote every later activation to
+        // float32, where the reference's bf16/fp16 mask keeps them in half precision.
+        auto g = mask.to(out.scalar_type()).view({-1, 1, 1, 1});
         // x = g * B(x) + (1 - g) * S(x), in the reference's operation order so that float
         // rounding (the straight-through mask is not exactly 0/1) matches it bit for bit.
         x = g * out + (1 - g) * sc;
@@ -229,8 +233,8 @@ ForwardResult SkipNetImpl::forwardMasked(const torch::Tensor& input, MaskRule ru
       if (i + 1 < n) p = gateProbability(i, gateInput(x));
     }
   }
-  x = torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);
-  r.logits = fc(x);
+  r.features = torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);
+  r.logits = fc(r.features);
   return r;
 }
 
@@ -248,6 +252,7 @@ torch::Tensor SkipNetImpl::runOnExecuting(ResidualBlockImpl& b, const torch::Ten
 
 ForwardResult SkipNetImpl::forwardSkipping(const torch::Tensor& input, double threshold) {
   if (!gated()) return forwardMasked(input, MaskRule::Threshold, threshold);
+  CudnnBenchmarkPause heuristics(input.is_cuda());
   ForwardResult r;
   auto x = stem(input);
   const int64_t n = numBlocks();
@@ -263,8 +268,8 @@ ForwardResult SkipNetImpl::forwardSkipping(const torch::Tensor& input, double th
     x = runOnExecuting(*b, x, b->shortcut(x), run);
     if (i + 1 < n) p = gateProbability(i, x);
   }
-  x = torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);
-  r.logits = fc(x);
+  r.features = torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);
+  r.logits = fc(r.features);
   return r;
 }
 

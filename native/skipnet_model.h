@@ -71,10 +71,32 @@ struct Sampling {
   std::vector<torch::Tensor> forced;  // M tensors of shape (B), or empty
 };
 
+// cuDNN's benchmark mode autotunes every convolution shape it has not seen. Real skipping hands
+// each block the batch of whichever samples execute, a new size at almost every block of every
+// batch, so it would autotune nearly every call: while one of these lives (a skipping forward,
+// and a training step that skips, backward included) cuDNN uses its heuristics instead. (The
+// switch is process-wide; another model's convolutions first seen meanwhile are simply not
+// autotuned.)
+class CudnnBenchmarkPause {
+ public:
+  explicit CudnnBenchmarkPause(bool cuda) : active_(cuda && at::globalContext().benchmarkCuDNN()) {
+    if (active_) at::globalContext().setBenchmarkCuDNN(false);
+  }
+  ~CudnnBenchmarkPause() {
+    if (active_) at::globalContext().setBenchmarkCuDNN(true);
+  }
+  CudnnBenchmarkPause(const CudnnBenchmarkPause&) = delete;
+  CudnnBenchmarkPause& operator=(const CudnnBenchmarkPause&) = delete;
+
+ private:
+  bool active_;
+};
+
 struct ForwardResult {
   torch::Tensor logits;             // (B, classes)
   std::vector<torch::Tensor> probs; // M tensors of shape (B): p for gated blocks 1..N-1
   std::vector<torch::Tensor> masks; // M tensors of shape (B): the masks applied
+  torch::Tensor features;           // (B, C): the pooled activations the classifier reads
 };
 
 struct SkipNetImpl : torch::nn::Module {

@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { RunConfigSchema } from '../../lib/config.js';
 import { createModel } from '../../lib/model.js';
 import { decodeSafetensors } from '../../lib/safetensors.js';
-import { batch, disposeModels, editWeights, f32, get, scratch, spec, trackedModel } from './helpers.js';
+import { batch, disposeModels, editWeights, f32, get, scratch, spec, tensorsOf, trackedModel } from './helpers.js';
 
 afterAll(disposeModels);
 
@@ -55,6 +55,22 @@ describe('bf16 autocast on the CPU', () => {
     const e16 = await bf16.evalStep(x, 0.5);
     expect(e16.loss).not.toBe(e32.loss);
     expect(Math.abs(e16.loss - e32.loss)).toBeLessThan(0.02 * e32.loss);
+  });
+
+  it('keeps the activations in bf16 through the gated blocks (the mask takes their dtype, as the reference\'s bf16 mask)', async () => {
+    // A float32 mask in g * B(x) + (1 - g) * S(x) would promote every activation after the
+    // first gated block to float32: the pooled features would then not be bf16 values.
+    const x = batch(13, 8);
+    const bf16Values = (v: Float32Array) => {
+      const bits = new Uint32Array(v.buffer, v.byteOffset, v.length);
+      return bits.every((b) => (b & 0xffff) === 0);
+    };
+    const featuresOf = async (m: ReturnType<typeof trackedModel>) => f32(tensorsOf(await m.inspectStep(x)).get('features')!);
+    const bf = await featuresOf(trackedModel({ depth: 14, seed: 5, precision: 'bf16' }));
+    const fp = await featuresOf(trackedModel({ depth: 14, seed: 5 }));
+    expect(bf.length).toBe(8 * 64);
+    expect(bf16Values(bf)).toBe(true);
+    expect(bf16Values(fp)).toBe(false); // the check tells float32 features apart
   });
 
   it('HRL steps under bf16 too', async () => {
