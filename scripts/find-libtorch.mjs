@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The one LibTorch discovery for both builds (CMakeLists.txt and binding.gyp).
 // Order: $LIBTORCH, then Python's `torch` package, then the system (Debian's libtorch-dev).
-// Prints JSON (default), or one field for gyp: --include, --libdirs, --cflags, --cmake.
+// Prints JSON (default), one field for gyp (--include, --libdirs, --ldflags, --rpath, --cxx11abi,
+// --cxxstd, --nccl-include), or CMake's list (--cmake).
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -105,7 +106,7 @@ if (!found) {
 function ncclIncludeDir(t) {
   if (!t.cuda) return null;
   const sitePackages = join(t.prefix, '..');
-  const candidates = [process.env.NCCL_INCLUDE_DIR, process.env.NCCL_ROOT && join(process.env.NCCL_ROOT, 'include'), join(sitePackages, 'nvidia', 'nccl', 'include')];
+  const candidates = [process.env.NCCL_INCLUDE_DIR, process.env.NCCL_ROOT && join(process.env.NCCL_ROOT, 'include')];
   try {
     for (const d of readdirSync(join(sitePackages, 'nvidia'))) candidates.push(join(sitePackages, 'nvidia', d, 'include'));
   } catch {
@@ -146,7 +147,9 @@ function cxx11Abi(t) {
 const arg = process.argv[2];
 if (arg === '--include') console.log([...found.includeDirs, ...(found.ncclInclude ? [found.ncclInclude] : [])].join(' '));
 else if (arg === '--libdirs') console.log(found.libDirs.join(' '));
-else if (arg === '--cmake') console.log(found.cmakeDir);
+// CMake's one call: a list of the config folder, the C++ standard and NCCL's include folder
+// (NOTFOUND when there is none), so that configuring runs the discovery (and Python) once.
+else if (arg === '--cmake') console.log([found.cmakeDir, cxxStandard(found), found.ncclInclude ?? 'NOTFOUND'].join(';'));
 else if (arg === '--rpath') console.log(found.source === 'system' ? '' : found.libDirs.join(':'));
 else if (arg === '--cxx11abi') console.log(cxx11Abi(found));
 else if (arg === '--cxxstd') console.log(cxxStandard(found));
