@@ -204,6 +204,18 @@ const HrlSchema = z.strictObject({
   execution: z.enum(['mask', 'skip']).default('mask'),
   /** Multiply the recurrent gate's projection by this when HRL starts from SP weights (ImageNet: 20). */
   sharpen: z.number().positive().default(1),
+  /**
+   * Not in the reference: alpha adapts each step so that the sampled actions execute about `rate`
+   * of the (image, gated block) pairs: alpha <- max(0, alpha + alphaStep * (executed - rate)),
+   * starting from hrl.alpha (dual ascent on "executed <= rate"). The compute is then chosen, not
+   * found by trying alphas. With ranks, executed is taken over the global batch.
+   */
+  executionTarget: z
+    .strictObject({
+      rate: z.number().gt(0).lt(1),
+      alphaStep: z.number().positive().default(0.02),
+    })
+    .optional(),
 });
 
 // Data-parallel training (`skipnet launch`). Who this process is (rank, world size, the
@@ -337,7 +349,7 @@ export const RunConfigSchema = z.strictObject({
     ctx.addIssue({
       code: 'custom',
       path: ['executionTarget'],
-      message: `the execution target trains SP gates: it needs stage 'sp' and a gated model (got stage '${c.stage}', gate '${c.model.gate}'); HRL trades computation through hrl.alpha instead`,
+      message: `the execution target trains SP gates: it needs stage 'sp' and a gated model (got stage '${c.stage}', gate '${c.model.gate}'); HRL has its own, hrl.executionTarget`,
     });
   }
 });

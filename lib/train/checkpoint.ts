@@ -32,6 +32,8 @@ export interface CheckpointState {
   modelSpec: NativeModelSpec;
   /** The evaluation this checkpoint was saved after, if any. */
   metrics: EvalMetrics | null;
+  /** HRL with hrl.executionTarget: the adapted alpha for the next step, so a resumed run goes on with it. */
+  hrlAlpha?: number;
   createdAt: string;
   packageVersion: string;
   libtorch: string;
@@ -71,6 +73,7 @@ const StateSchema = z.object({
   config: RunConfigSchema,
   modelSpec: ModelSpecSchema,
   metrics: MetricsSchema.nullable(),
+  hrlAlpha: z.number().min(0).optional(),
   createdAt: z.string(),
   packageVersion: z.string(),
   libtorch: z.string(),

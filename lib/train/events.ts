@@ -55,6 +55,7 @@ export type TrainEvent =
       imgPerSec: number;
       dataWaitMs: number; // time spent waiting for batches in the window
       elapsedSeconds: number;
+      alpha?: number; // HRL: the skip reward the next step uses (hrl.executionTarget moves it every step)
       // With loss scaling (precision 'fp16'): the current scale, and the window's steps whose
       // gradients overflowed (no update was made).
       lossScale?: number;

@@ -31,6 +31,7 @@ import { checkSplitsMatch, modelSpecFor } from './model-spec.js';
 import { perRankBatchSize, rankFromEnv, rankSampleSeed } from '../distributed/rank.js';
 import { joinTrainGroup, rankDevice, type TrainGroup } from '../distributed/train-group.js';
 import { learningRate } from './schedule.js';
+import { executedFraction, nextAlpha } from './alpha-control.js';
 import { ensureSharedFolder } from './shared-data.js';
 import { packageVersion } from './version.js';
 
@@ -83,9 +84,12 @@ export async function train(config: RunConfig, opts: TrainOptions = {}): Promise
     let step = 0; // optimizer steps completed
     let bestTop1: number | null = null;
     let lastEval: EvalMetrics | null = null;
+    // HRL's skip reward; hrl.executionTarget moves it every step (alpha-control.ts).
+    let hrlAlpha = config.hrl.alpha;
     if (resumeDir) {
       const state = await loadCheckpoint(resumeDir, model, { optimizer: true });
       ({ step, bestTop1, metrics: lastEval } = state);
+      if (state.hrlAlpha !== undefined && config.stage === 'hrl') hrlAlpha = state.hrlAlpha;
     } else if (config.init) {
       // A new stage from earlier weights (HRL from SP): weights only, fresh optimizer, step 0.
       const initDir = await resolveCheckpointDir(config.init);
@@ -127,6 +131,7 @@ export async function train(config: RunConfig, opts: TrainOptions = {}): Promise
       config,
       modelSpec: spec,
       metrics,
+      ...(config.stage === 'hrl' && config.hrl.executionTarget ? { hrlAlpha } : {}),
       createdAt: new Date().toISOString(),
       packageVersion: packageVersion(),
       libtorch,
@@ -223,7 +228,7 @@ export async function train(config: RunConfig, opts: TrainOptions = {}): Promise
       windowWaitMs += performance.now() - waitStart;
       // The addon copies the batch when trainStep is called, so the loader may refill
       // its buffers for the next batch while this step computes.
-      const hrl = config.stage === 'hrl' ? hrlArgs(config, info.gatedBlocks, step) : null;
+      const hrl = config.stage === 'hrl' ? hrlArgs(config, info.gatedBlocks, step, hrlAlpha) : null;
       // Each rank samples its own shard's actions from its own stream (rank 0: the single-process one).
       if (hrl && group) hrl.sampleSeed = rankSampleSeed(hrl.sampleSeed, group.rank);
       const stepDone = hrl ? model.hrlStep(batch, { ...optimizer, lr }, hrl) : model.trainStep(batch, spArgs(lr, step));
@@ -236,6 +241,12 @@ export async function train(config: RunConfig, opts: TrainOptions = {}): Promise
           `loss is ${r.loss} at step ${step + 1} (lr ${lr}); nothing was saved after ${lastDir ?? 'the start (no checkpoint yet)'}. ` +
             `Lower the learning rate (e.g. --set optimizer.lr=${lr / 10}) or add a warm-up (--set schedule.warmupSteps=500).`,
         );
+      }
+      if (hrl && config.hrl.executionTarget) {
+        // With ranks, every rank must take the same alpha: the executed fraction of the global batch.
+        let [executed, images] = [executedFraction(r.gateExec, r.n) * r.n, r.n];
+        if (group) [executed, images] = await group.sum([executed, images]);
+        hrlAlpha = nextAlpha(hrlAlpha, executed / images, config.hrl.executionTarget);
       }
       step += 1;
       meter.add(r);
@@ -260,6 +271,7 @@ export async function train(config: RunConfig, opts: TrainOptions = {}): Promise
           dataWaitMs: windowWaitMs,
           skippedFiles: trainSet.skippedFiles ?? 0, // bad image files skipped so far (data.badFiles 'skip')
           elapsedSeconds: (now - started) / 1000,
+          ...(config.stage === 'hrl' ? { alpha: hrlAlpha } : {}),
           ...(lossScale === null ? {} : { lossScale, overflowSteps: windowOverflows }),
         };
         windowOverflows = 0;
@@ -318,11 +330,11 @@ async function isDir(p: string): Promise<boolean> {
 
 /** The HRL step's arguments; a step's sampled actions depend only on (seed, step), so a
  *  resumed run samples what the uninterrupted run would have. */
-function hrlArgs(config: RunConfig, gatedBlocks: number, step: number): HrlArgs {
+function hrlArgs(config: RunConfig, gatedBlocks: number, step: number, alpha: number): HrlArgs {
   const h = config.hrl;
   return {
-    alpha: h.alpha,
-    beta: h.beta === 'alpha/M' ? h.alpha / gatedBlocks : h.beta,
+    alpha,
+    beta: h.beta === 'alpha/M' ? alpha / gatedBlocks : h.beta,
     gamma: h.gamma,
     rlWeight: h.rlWeight,
     reduction: h.reduction,

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseConfig, type RunConfigInput } from '../../lib/config.js';
 import { decodeSafetensors } from '../../lib/safetensors.js';
+import type { TrainEvent } from '../../lib/train/events.js';
 import { train } from '../../lib/train/trainer.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'skipnet-stages-'));
@@ -60,6 +61,42 @@ describe('stages and resumption', () => {
     const sp = new Float32Array(new Uint8Array(weights(join(scratch, 'sp-full')).get('fc.weight')!).buffer);
     const still = new Float32Array(new Uint8Array(weights(join(scratch, 'hrl-still')).get('fc.weight')!).buffer);
     expect(still.every((v, i) => Math.abs(v - sp[i]!) < 1e-6)).toBe(true);
+  });
+
+  it('HRL with an execution target: alpha follows the executed fraction each step, and resumes exactly', async () => {
+    const target = { rate: 0.3, alphaStep: 2 };
+    const hrl = {
+      stage: 'hrl' as const,
+      init: join(scratch, 'sp-full'),
+      hrl: { alpha: 0.5, executionTarget: target },
+      optimizer: { lr: 0.01 },
+      logEvery: 1,
+    };
+    const events: TrainEvent[] = [];
+    await train(config('hrl-target-full', hrl), { onEvent: (e) => events.push(e) });
+    const logged = events.filter((e) => e.type === 'train');
+    expect(logged).toHaveLength(12);
+    // logEvery 1: each train event holds one step's execution rates and the alpha after it.
+    let alpha = 0.5;
+    for (const e of logged) {
+      const executed = e.gateExecRates.reduce((x, y) => x + y, 0) / e.gateExecRates.length;
+      alpha = Math.max(0, alpha + target.alphaStep * (executed - target.rate));
+      expect(e.alpha).toBeCloseTo(alpha, 12);
+    }
+    // SP left its gates executing most blocks: above the rate, alpha has to rise.
+    expect(alpha).toBeGreaterThan(0.5);
+    const state = JSON.parse(readFileSync(join(scratch, 'hrl-target-full', 'last', 'state.json'), 'utf8'));
+    expect(state.hrlAlpha).toBeCloseTo(alpha, 12);
+
+    await stoppedAndResumed(config('hrl-target-split', hrl), 5);
+    const [a, b] = [weights(join(scratch, 'hrl-target-full')), weights(join(scratch, 'hrl-target-split'))];
+    for (const [k, v] of a) expect(Buffer.compare(v, b.get(k)!), k).toBe(0);
+  });
+
+  it('refuses an HRL execution target outside (0, 1)', () => {
+    for (const rate of [0, 1, 1.5]) {
+      expect(() => config('bad', { stage: 'hrl', hrl: { executionTarget: { rate } } })).toThrow(/executionTarget/);
+    }
   });
 
   it('refuses HRL on a model without gates', () => {

@@ -1,0 +1,27 @@
+// HRL's execution target (not in the reference): instead of a fixed skip reward alpha, alpha
+// follows the executed fraction towards a chosen rate. This is dual ascent on the constraint
+// "executed <= rate" of the reward-maximisation problem: alpha is the constraint's multiplier,
+// raised while the sampled actions execute more than the rate allows and lowered (never below
+// 0) while they execute less. A fixed alpha leaves the compute to chance: on short budgets the
+// learned routing jumps between alphas (one dropped block at alpha 1, six at alpha 1.25 on the
+// CIFAR-10 reproduction), and no alpha lands in between.
+
+export interface AlphaTarget {
+  /** The executed fraction of (image, gated block) pairs to hold. */
+  rate: number;
+  /** Change of alpha per step for a unit gap between executed fraction and rate. */
+  alphaStep: number;
+}
+
+/** Fraction of (image, gated block) pairs a step executed, from its per-gate execution counts. */
+export function executedFraction(gateExec: ArrayLike<number>, images: number): number {
+  if (gateExec.length === 0 || images <= 0) return 0;
+  let executed = 0;
+  for (let i = 0; i < gateExec.length; i++) executed += gateExec[i]!;
+  return executed / (gateExec.length * images);
+}
+
+/** The next step's alpha after a step that executed `executed` of its pairs. */
+export function nextAlpha(alpha: number, executed: number, target: AlphaTarget): number {
+  return Math.max(0, alpha + target.alphaStep * (executed - target.rate));
+}
