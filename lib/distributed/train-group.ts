@@ -15,8 +15,6 @@ export interface TrainGroup {
   agreeToStop(requested: boolean): Promise<boolean>;
   /** Rank 0's value on every rank, once rank 0 has it (it may be evaluating for a long time). */
   fromRoot<T>(value: T | undefined): Promise<T>;
-  /** Element-wise sums over the ranks (every rank gets them). */
-  sum(values: readonly number[]): Promise<number[]>;
 }
 
 /** A CUDA device request made per rank: each rank takes its own GPU (LOCAL_RANK) when it sees
@@ -51,9 +49,6 @@ export async function joinTrainGroup(model: NativeModel, config: RunConfig, env:
     async agreeToStop(requested) {
       const votes = await model.allReduce(Float64Array.of(requested ? 1 : 0));
       return votes[0]! > 0;
-    },
-    async sum(values) {
-      return Array.from(await model.allReduce(Float64Array.from(values)));
     },
     async fromRoot<T>(value: T | undefined): Promise<T> {
       const text = await model.shareFromRoot(info.rank === 0 ? JSON.stringify(value ?? null) : '', d.evalTimeoutMs);

@@ -243,10 +243,9 @@ export async function train(config: RunConfig, opts: TrainOptions = {}): Promise
         );
       }
       if (hrl && config.hrl.executionTarget) {
-        // With ranks, every rank must take the same alpha: the executed fraction of the global batch.
-        let [executed, images] = [executedFraction(r.gateExec, r.n) * r.n, r.n];
-        if (group) [executed, images] = await group.sum([executed, images]);
-        hrlAlpha = nextAlpha(hrlAlpha, executed / images, config.hrl.executionTarget);
+        // With ranks the addon has already summed the step's counts over the global batch, so
+        // every rank takes the same alpha.
+        hrlAlpha = nextAlpha(hrlAlpha, executedFraction(r.gateExec, r.n), config.hrl.executionTarget);
       }
       step += 1;
       meter.add(r);

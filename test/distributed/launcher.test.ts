@@ -93,6 +93,29 @@ describe('skipnet launch', () => {
     expect(JSON.parse(readFileSync(join(outDir, 'summary.json'), 'utf8')).steps).toBe(8);
     expect(weightsAt().equals(afterOne)).toBe(false);
   });
+
+  it('HRL with an execution target on 2 ranks: alpha follows the global batch\'s executed fraction', async () => {
+    const outDir = join(scratch, 'hrl-target');
+    const { code, stdout, stderr } = await cli([
+      'launch', '--nproc-per-node', '2', '--',
+      'train', '--json', '--steps', '4', '--out', outDir, '--init', join(scratch, 'run'),
+      '--set', 'data.source={"kind":"synthetic","size":64,"testSize":32,"height":16,"width":16,"numClasses":4}',
+      '--set', 'model.depth=8', '--set', 'data.batchSize=8', '--set', 'evalEvery=4', '--set', 'logEvery=1',
+      '--set', 'stage=hrl', '--set', 'hrl.alpha=0.5', '--set', 'hrl.executionTarget={"rate":0.3,"alphaStep":2}',
+    ]);
+    expect(code, stderr).toBe(0);
+    const train = eventsOf(stdout).filter((e) => e.type === 'train') as unknown as { gateExecRates: number[]; alpha: number }[];
+    expect(train).toHaveLength(4);
+    // The logged rates are the global batch's (the addon sums them over the ranks): the alpha
+    // rank 0 reports is the recurrence over them, and the one the checkpoint carries.
+    let alpha = 0.5;
+    for (const e of train) {
+      const executed = e.gateExecRates.reduce((x, y) => x + y, 0) / e.gateExecRates.length;
+      alpha = Math.max(0, alpha + 2 * (executed - 0.3));
+      expect(e.alpha).toBeCloseTo(alpha, 12);
+    }
+    expect(JSON.parse(readFileSync(join(outDir, 'last', 'state.json'), 'utf8')).hrlAlpha).toBeCloseTo(alpha, 12);
+  });
 });
 
 /** Runs the CLI from the sources in a child process. */
