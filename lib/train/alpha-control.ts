@@ -2,9 +2,9 @@
 // follows the executed fraction towards a chosen rate. This is dual ascent on the constraint
 // "executed <= rate" of the reward-maximisation problem: alpha is the constraint's multiplier,
 // raised while the sampled actions execute more than the rate allows and lowered (never below
-// 0) while they execute less. A fixed alpha leaves the compute to chance: on short budgets the
-// learned routing jumps between alphas (one dropped block at alpha 1, six at alpha 1.25 on the
-// CIFAR-10 reproduction), and no alpha lands in between.
+// 0) while they execute less, so the compute is chosen rather than found by trying alphas. It
+// cannot make the policy stop between the jumps of its routing (on the CIFAR-10 reproduction
+// one dropped block at alpha 1, six at 1.25): there the executed fraction falls past the rate.
 
 export interface AlphaTarget {
   /** The executed fraction of (image, gated block) pairs to hold. */
