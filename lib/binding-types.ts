@@ -70,6 +70,9 @@ export interface HrlArgs {
   // 'skip': a block runs only on the samples whose action executes it; batch norm then
   // normalises each block over its executing samples (see README, "HRL that skips").
   execution?: 'mask' | 'skip';
+  // Probability that an action is a fair coin instead of a Bernoulli(p) draw (default 0, the
+  // reference); REINFORCE then uses the acting policy q = (1 - explore) p + explore / 2.
+  explore?: number;
   sampleSeed: number; // the step's actions come from a generator seeded with this
 }
 

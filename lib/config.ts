@@ -205,6 +205,14 @@ const HrlSchema = z.strictObject({
   /** Multiply the recurrent gate's projection by this when HRL starts from SP weights (ImageNet: 20). */
   sharpen: z.number().positive().default(1),
   /**
+   * Not in the reference (0 there): the probability that a training action is a fair coin
+   * instead of a draw from Bernoulli(p). The policy that acts is then q = (1 - explore) p +
+   * explore / 2, and REINFORCE uses its log-probability. A shut gate (p near 0) still opens its
+   * block for about explore / 2 of the images: the block keeps training, and the returns keep
+   * telling whether opening it pays. Evaluation thresholds p as without it.
+   */
+  explore: z.number().min(0).lt(1).default(0),
+  /**
    * Not in the reference: alpha adapts each step so that the sampled actions execute about `rate`
    * of the (image, gated block) pairs: alpha <- max(0, alpha + alphaStep * (executed - rate)),
    * starting from hrl.alpha (dual ascent on "executed <= rate"). The compute is then chosen, not

@@ -302,9 +302,11 @@ Engine::HrlPass Engine::hrlForwardBackward(const BatchView& batch, const HrlArgs
   } else if (hrl.selfCriticalBaseline) {
     h.advantages = h.returns - greedyReturns;
   }
-  // log pi(a) of a Bernoulli(p) action; p is clamped so a saturated gate gives a finite term.
+  // log pi(a) of the acting policy's Bernoulli(q) action (q = p without exploration); q is
+  // clamped so a saturated gate gives a finite term.
   const double eps = 1e-8;
-  auto logPi = h.actions * h.probs.clamp_min(eps).log() + (1 - h.actions) * (1 - h.probs).clamp_min(eps).log();
+  auto q = hrl.explore > 0 ? h.probs * (1 - hrl.explore) + hrl.explore / 2 : h.probs;
+  auto logPi = h.actions * q.clamp_min(eps).log() + (1 - h.actions) * (1 - q).clamp_min(eps).log();
   h.rl = -(h.advantages.detach() * logPi).sum() * hrl.rlWeight;
   if (hrl.meanOverBatch) h.rl = h.rl / static_cast<double>(batch.n);
   h.total = ceMean + h.rl;
@@ -320,6 +322,7 @@ HrlResult Engine::hrlStep(const BatchView& batch, const SgdArgs& sgd, const HrlA
   Sampling sampling;
   auto gen = at::make_generator<at::CPUGeneratorImpl>(hrl.sampleSeed);
   sampling.generator = gen;
+  sampling.explore = hrl.explore;
   if (dist_) return hrlStepDistributed(batch, sgd, hrl, sampling);
   auto h = hrlForwardBackward(batch, hrl, sampling);
   HrlResult r;
@@ -520,6 +523,7 @@ void Engine::finishInspection(std::vector<NamedTensor>& out) {
 std::vector<NamedTensor> Engine::inspectHrl(const BatchView& batch, const HrlArgs& hrl, const torch::Tensor& forced) {
   Sampling sampling;
   sampling.generator = at::make_generator<at::CPUGeneratorImpl>(hrl.sampleSeed);
+  sampling.explore = hrl.explore;
   if (forced.defined()) {
     const int64_t m = static_cast<int64_t>(arch_.blocks.size()) - 1;
     if (forced.dim() != 2 || forced.size(0) != m || forced.size(1) != batch.n) {

@@ -76,6 +76,12 @@ struct HrlArgs {
   // Run each gated block only on the samples whose sampled action executes it (see
   // SkipNetImpl::forwardMasked for the batch-norm difference). false: the reference's masking.
   bool skipCompute = false;
+  // Not in the reference: with this probability an action is a fair coin instead of a draw from
+  // Bernoulli(p), so the policy that acts, and whose log-probability REINFORCE uses, is
+  // q = (1 - explore) p + explore / 2. A gate that has shut (p near 0) still opens its block
+  // for about explore / 2 of the images, which keeps the block trained and lets the returns
+  // show whether opening it again pays. Evaluation thresholds p as before.
+  double explore = 0;
   uint64_t sampleSeed = 0;  // actions of step s come from a generator seeded with (seed, s)
 };
 

@@ -211,6 +211,7 @@ HrlArgs hrlFromJs(const Napi::Value& value) {
     if (execution != "mask" && execution != "skip") bad("execution must be 'mask' or 'skip', got '" + execution + "'");
     h.skipCompute = execution == "skip";
   }
+  if (!o.Get("explore").IsUndefined()) h.explore = numberField(o, "explore", 0, 1);
   if (!o.Get("baselineMomentum").IsUndefined()) h.baselineMomentum = numberField(o, "baselineMomentum", 0, 1);
   h.sampleSeed = static_cast<uint64_t>(intField(o, "sampleSeed", 0, 9007199254740991.0));
   return h;

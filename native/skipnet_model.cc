@@ -210,7 +210,8 @@ ForwardResult SkipNetImpl::forwardMasked(const torch::Tensor& input, MaskRule ru
             c10::optional<at::Generator> gen;
             if (sampling && sampling->generator.defined()) gen = sampling->generator;
             auto u = torch::rand(p.sizes(), gen, torch::TensorOptions().dtype(p.scalar_type())).to(p.device());
-            mask = u.lt(p.detach()).to(p.dtype());
+            const double e = sampling ? sampling->explore : 0.0;
+            mask = u.lt(p.detach() * (1 - e) + e / 2).to(p.dtype());
           }
           break;
         }

@@ -69,6 +69,9 @@ enum class MaskRule {
 struct Sampling {
   at::Generator generator;
   std::vector<torch::Tensor> forced;  // M tensors of shape (B), or empty
+  // Each action is a fair coin with this probability, else Bernoulli(p): a ~ Bernoulli(q) with
+  // q = (1 - explore) p + explore / 2 (HrlArgs::explore).
+  double explore = 0;
 };
 
 // cuDNN's benchmark mode autotunes every convolution shape it has not seen. Real skipping hands

@@ -88,9 +88,10 @@ describe('parseConfig errors name each bad field', () => {
       schedule: { milestones: [48000, 32000] },
       device: 'gpu',
       threshold: 2,
+      hrl: { explore: 1 },
     });
     expect(issuePaths(err).sort()).toEqual(
-      ['data.batchSize', 'data.source.root', 'device', 'model.depth', 'model.gate', 'optimizer.lr', 'schedule.milestones', 'threshold'].sort(),
+      ['data.batchSize', 'data.source.root', 'device', 'hrl.explore', 'model.depth', 'model.gate', 'optimizer.lr', 'schedule.milestones', 'threshold'].sort(),
     );
     const byPath = Object.fromEntries(err.issues.map((i) => [i.path, i.message]));
     expect(byPath['model.gate']).toContain('"lstm"');

@@ -340,6 +340,7 @@ function hrlArgs(config: RunConfig, gatedBlocks: number, step: number, alpha: nu
     baseline: h.baseline,
     baselineMomentum: h.baselineMomentum,
     execution: h.execution,
+    explore: h.explore,
     sampleSeed: config.seed * 1_000_003 + step,
   };
 }

@@ -94,3 +94,48 @@ describe("execution 'skip'", () => {
     expect(checked).toBeGreaterThanOrEqual(2);
   });
 });
+
+describe('exploration', () => {
+  it('d/d(proj bias) = -w * sum G (1 - e) p (1 - p) (a - q) / (q (1 - q)), q = (1 - e) p + e / 2', async () => {
+    const model = trackedModel({ depth: 8, gate: 'rnn', dtype: 'float64', seed: 4 });
+    const x = batch(8, n);
+    const actions = Float64Array.from([1, 0, 1, 0, 0, 1, 0, 0, 1, 1, 0, 1]);
+    const inspect = async (explore: number) => {
+      const out = tensorsOf(await model.inspectHrl(x, { ...base, explore }, actions));
+      return (k: string) => f64(out.get(k)!);
+    };
+    const e = 0.3;
+    const got = await inspect(e);
+    const p = got('probs'), g = got('returns');
+    let expected = 0;
+    for (let i = 0; i < actions.length; i++) {
+      const q = (1 - e) * p[i]! + e / 2;
+      expected += g[i]! * (1 - e) * p[i]! * (1 - p[i]!) * (actions[i]! - q) / (q * (1 - q));
+    }
+    expected *= -base.rlWeight;
+    expect(got('grad.gate.proj.bias')[0]).toBeCloseTo(expected, 10);
+    // explore 0 is the reference's gradient, a different number here.
+    const plain = (await inspect(0))('grad.gate.proj.bias')[0]!;
+    expect(Math.abs(plain - expected)).toBeGreaterThan(1e-4);
+  });
+
+  it.each([
+    ['shut', 0, 0.25, -30],
+    ['open', 1, 0.75, 30],
+  ])('a %s gate acts as Bernoulli(q): without exploration always %i, with explore 0.5 it runs about %f of the time', async (_, never, rate, bias) => {
+    const model = trackedModel({ depth: 8, gate: 'rnn', dtype: 'float64', seed: 4 });
+    await editWeights(model, (w) => {
+      get(w, 'gate.proj.weight').fill(0);
+      get(w, 'gate.proj.bias').fill(bias);
+    });
+    const x = batch(3, 500, 8, 8);
+    const executed = async (explore: number) => {
+      const out = tensorsOf(await model.inspectHrl(x, { ...base, explore, sampleSeed: 7 }));
+      const a = f64(out.get('actions')!);
+      return a.reduce((s, v) => s + v, 0) / a.length;
+    };
+    expect(await executed(0)).toBe(never);
+    // 1000 actions: the binomial's standard deviation is 0.014, the tolerance 4 of them.
+    expect(Math.abs((await executed(0.5)) - rate)).toBeLessThan(0.055);
+  });
+});
