@@ -305,7 +305,7 @@ Engine::HrlPass Engine::hrlForwardBackward(const BatchView& batch, const HrlArgs
   // log pi(a) of the acting policy's Bernoulli(q) action (q = p without exploration); q is
   // clamped so a saturated gate gives a finite term.
   const double eps = 1e-8;
-  auto q = hrl.explore > 0 ? h.probs * (1 - hrl.explore) + hrl.explore / 2 : h.probs;
+  auto q = actingProbability(h.probs, hrl.explore);
   auto logPi = h.actions * q.clamp_min(eps).log() + (1 - h.actions) * (1 - q).clamp_min(eps).log();
   h.rl = -(h.advantages.detach() * logPi).sum() * hrl.rlWeight;
   if (hrl.meanOverBatch) h.rl = h.rl / static_cast<double>(batch.n);

@@ -210,8 +210,7 @@ ForwardResult SkipNetImpl::forwardMasked(const torch::Tensor& input, MaskRule ru
             c10::optional<at::Generator> gen;
             if (sampling && sampling->generator.defined()) gen = sampling->generator;
             auto u = torch::rand(p.sizes(), gen, torch::TensorOptions().dtype(p.scalar_type())).to(p.device());
-            const double e = sampling ? sampling->explore : 0.0;
-            mask = u.lt(p.detach() * (1 - e) + e / 2).to(p.dtype());
+            mask = u.lt(actingProbability(p.detach(), sampling ? sampling->explore : 0.0)).to(p.dtype());
           }
           break;
         }

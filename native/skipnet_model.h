@@ -74,6 +74,12 @@ struct Sampling {
   double explore = 0;
 };
 
+// The probability q that a sampled action executes: (1 - explore) p + explore / 2. Sampling
+// and the policy gradient's log-probability both use it; without exploration it is p itself.
+inline torch::Tensor actingProbability(const torch::Tensor& p, double explore) {
+  return explore > 0 ? p * (1 - explore) + explore / 2 : p;
+}
+
 // cuDNN's benchmark mode autotunes every convolution shape it has not seen. Real skipping hands
 // each block the batch of whichever samples execute, a new size at almost every block of every
 // batch, so it would autotune nearly every call: while one of these lives (a skipping forward,
