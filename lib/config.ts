@@ -211,7 +211,8 @@ const HrlSchema = z.strictObject({
    * block for about explore / 2 of the images: the block keeps training, and the returns keep
    * telling whether opening it pays. Evaluation thresholds p as without it. (CIFAR-10
    * reproduction, tenth try: 0.1 held the execution target's rate and reopened a gate for a while,
-   * but over a 2000-step budget it ended 3.03 points below the ninth try's rate 0.7 without it.)
+   * but over a 2000-step budget it ended 3.03 points below the ninth try's rate 0.7 without it,
+   * which started from another SP run.)
    */
   explore: z.number().min(0).lt(1).default(0),
   /**
