@@ -223,12 +223,15 @@ const HrlSchema = z.strictObject({
    * small: the policy answers alpha with a lag and gates shut at p near 0 are rarely sampled open
    * again, so an alpha that runs past the value giving the rate shuts blocks for good (CIFAR-10
    * reproduction, ninth try: rate 0.7 ended at 0.53 executed with alphaStep 0.005, the default, and
-   * near 0.41 with 0.0075, 0.01 and 0.02).
+   * near 0.41 with 0.0075, 0.01 and 0.02). alphaStepDown (default alphaStep) is the step while
+   * the sampled actions execute less than the rate: a larger one takes alpha off as soon as a
+   * cascade of shutting gates passes the rate, while gates in transit can still be pulled back.
    */
   executionTarget: z
     .strictObject({
       rate: z.number().gt(0).lt(1),
       alphaStep: z.number().positive().default(0.005),
+      alphaStepDown: z.number().positive().optional(),
     })
     .optional(),
 });
