@@ -225,7 +225,8 @@ const HrlSchema = z.strictObject({
    * reproduction, ninth try: rate 0.7 ended at 0.53 executed with alphaStep 0.005, the default, and
    * near 0.41 with 0.0075, 0.01 and 0.02). alphaStepDown (default alphaStep) is the step while
    * the sampled actions execute less than the rate: a larger one takes alpha off as soon as a
-   * cascade of shutting gates passes the rate, while gates in transit can still be pulled back.
+   * cascade of shutting gates passes the rate, while gates in transit can still be pulled back
+   * (eleventh try: 0.5 kept 11 of 17 blocks where the ninth try kept 9, 73.79 % against 73.64 %).
    */
   executionTarget: z
     .strictObject({
