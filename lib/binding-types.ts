@@ -206,8 +206,9 @@ export interface NativeModel {
   /** HRL forward/backward without a step; `actions` (M x n, row-major) replaces sampling.
    *  Safetensors bytes: logits, ce, actions, probs, returns, rl, grad.<param>. */
   inspectHrl(batch: NativeBatch, hrl: HrlArgs, actions?: Float64Array): Promise<Uint8Array>;
-  /** Multiplies the recurrent gate's projection by factor (the reference's hotter(1/factor) before ImageNet HRL). */
-  sharpenGate(factor: number): Promise<void>;
+  /** Multiplies the recurrent gate's projection by factor (the reference's hotter(1/factor) before ImageNet HRL),
+   *  then adds biasShift (default 0) to its bias: every gate's logit moves by biasShift. */
+  sharpenGate(factor: number, biasShift?: number): Promise<void>;
   dispose(): void;
   /** Data parallel (optional so that test doubles may leave it out; the addon's model has it). */
   initDistributed?: DataParallel['initDistributed'];
@@ -233,7 +234,7 @@ export interface RawNativeModel {
   inspectStep(batch: NativeBatch): Promise<TensorEntry[]>;
   hrlStep(batch: NativeBatch, opt: OptimizerArgs, hrl: HrlArgs): Promise<HrlStepResult>;
   inspectHrl(batch: NativeBatch, hrl: HrlArgs, actions?: Float64Array): Promise<TensorEntry[]>;
-  sharpenGate(factor: number): Promise<void>;
+  sharpenGate(factor: number, biasShift?: number): Promise<void>;
   info(height?: number, width?: number): ModelInfo;
   initDistributed(opts?: DistributedOptions): Promise<DistributedInfo>;
   barrier(timeoutMs?: number): Promise<void>;

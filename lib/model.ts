@@ -73,8 +73,8 @@ class SkipNetModel implements NativeModel, DataParallel {
     return encodeSafetensors(await this.raw.inspectHrl(batch, hrl, actions).catch(wrapNativeError));
   }
 
-  sharpenGate(factor: number): Promise<void> {
-    return this.raw.sharpenGate(factor).catch(wrapNativeError);
+  sharpenGate(factor: number, biasShift = 0): Promise<void> {
+    return this.raw.sharpenGate(factor, biasShift).catch(wrapNativeError);
   }
 
   info(height?: number, width?: number): ModelInfo {

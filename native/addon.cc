@@ -274,9 +274,18 @@ class Model : public Napi::ObjectWrap<Model> {
   Napi::Value sharpenGate(const Napi::CallbackInfo& info) {
     auto env = info.Env();
     double factor = 1;
+    double biasShift = 0;
     Napi::Value rejected;
-    if (!parse(env, [&] { factor = numberFromJs(info[0], "factor", 1e-6, 1e6); }, rejected)) return rejected;
-    return submit(env, [this, factor] { engine().sharpenGate(factor); }, [](Napi::Env e) { return e.Undefined(); });
+    if (!parse(
+            env,
+            [&] {
+              factor = numberFromJs(info[0], "factor", 1e-6, 1e6);
+              if (!info[1].IsUndefined()) biasShift = numberFromJs(info[1], "biasShift", -50, 50);
+            },
+            rejected))
+      return rejected;
+    return submit(env, [this, factor, biasShift] { engine().sharpenGate(factor, biasShift); },
+                  [](Napi::Env e) { return e.Undefined(); });
   }
 
   static bool whichState(const Napi::Value& v) {

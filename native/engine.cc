@@ -403,11 +403,11 @@ HrlResult Engine::hrlStepDistributed(const BatchView& batch, const SgdArgs& sgd,
   return r;
 }
 
-void Engine::sharpenGate(double factor) {
+void Engine::sharpenGate(double factor, double biasShift) {
   if (spec_.gate != GateKind::Rnn) throw SkipNetError("ERR_BAD_ARG", "sharpenGate applies to the recurrent gate only");
   torch::NoGradGuard noGrad;
   model_->gate->proj->weight.mul_(factor);
-  model_->gate->proj->bias.mul_(factor);
+  model_->gate->proj->bias.mul_(factor).add_(biasShift);
 }
 
 const MacTable& Engine::macsFor(int64_t height, int64_t width) {

@@ -111,8 +111,9 @@ class Engine {
   HrlResult hrlStep(const BatchView& batch, const SgdArgs& sgd, const HrlArgs& hrl);
   // One HRL forward/backward without the optimizer step; actions may be given (M x B).
   std::vector<NamedTensor> inspectHrl(const BatchView& batch, const HrlArgs& hrl, const torch::Tensor& forcedActions);
-  // Multiplies the recurrent gate's projection by factor (the reference's hotter(1/factor)).
-  void sharpenGate(double factor);
+  // Multiplies the recurrent gate's projection by factor (the reference's hotter(1/factor)),
+  // then adds biasShift to its bias, moving every gate's logit by the same amount.
+  void sharpenGate(double factor, double biasShift);
   std::vector<NamedTensor> exportWeights();
   std::vector<NamedTensor> exportOptimizer();
   void importWeights(const std::vector<NamedTensor>& entries);

@@ -94,7 +94,8 @@ export async function train(config: RunConfig, opts: TrainOptions = {}): Promise
       // A new stage from earlier weights (HRL from SP): weights only, fresh optimizer, step 0.
       const initDir = await resolveCheckpointDir(config.init);
       await loadCheckpoint(initDir, model, { optimizer: false });
-      if (config.stage === 'hrl' && config.hrl.sharpen !== 1) await model.sharpenGate(config.hrl.sharpen);
+      const { sharpen, gateBiasShift } = config.hrl;
+      if (config.stage === 'hrl' && (sharpen !== 1 || gateBiasShift !== 0)) await model.sharpenGate(sharpen, gateBiasShift);
     }
     // Every rank read the same files; joining copies rank 0's weights to all of them anyway.
     if (ranks) group = await joinTrainGroup(model, config, ranks);

@@ -63,6 +63,22 @@ describe('stages and resumption', () => {
     expect(still.every((v, i) => Math.abs(v - sp[i]!) < 1e-6)).toBe(true);
   });
 
+  it.each([
+    [4, 0.9],
+    [-4, 0.1],
+  ])('HRL from SP with sharpen 0.01 and gateBiasShift %i starts its gates near sigmoid(shift)', async (shift, bound) => {
+    const events: TrainEvent[] = [];
+    const still = { optimizer: { lr: 1e-12, weightDecay: 0 }, schedule: { kind: 'cosine' as const, steps: 1, warmupSteps: 0 }, logEvery: 1 };
+    const hrl = { stage: 'hrl' as const, init: join(scratch, 'sp-full'), hrl: { alpha: 0, sharpen: 0.01, gateBiasShift: shift }, ...still };
+    await train(config(`hrl-shift${shift}`, hrl), { onEvent: (e) => events.push(e) });
+    const first = events.find((e) => e.type === 'train');
+    if (first?.type !== 'train') throw new Error('no train event');
+    // 32 images x 5 gates sampled at p = sigmoid(+-4 + 0.01 * SP logit), about 0.98 or 0.02.
+    const executed = first.gateExecRates.reduce((x, y) => x + y, 0) / first.gateExecRates.length;
+    if (shift > 0) expect(executed).toBeGreaterThan(bound);
+    else expect(executed).toBeLessThan(bound);
+  });
+
   it('HRL with an execution target: alpha follows the executed fraction each step, and resumes exactly', async () => {
     const target = { rate: 0.3, alphaStep: 2 };
     const hrl = {
