@@ -350,6 +350,13 @@ export const RunConfigSchema = z.strictObject({
   if (c.stage === 'hrl' && c.model.gate === 'none') {
     ctx.addIssue({ code: 'custom', path: ['stage'], message: "the HRL stage trains gates: model.gate must be 'rnn', 'ffgate1' or 'ffgate2', got 'none'" });
   }
+  if (c.stage === 'hrl' && c.model.gate !== 'rnn' && (c.hrl.sharpen !== 1 || c.hrl.gateBiasShift !== 0)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['hrl'],
+      message: `hrl.sharpen and hrl.gateBiasShift retune the recurrent gate's projection: they need model.gate 'rnn' (got '${c.model.gate}'); leave them at 1 and 0`,
+    });
+  }
   if (c.precision === 'fp16' && c.device === 'cpu') {
     ctx.addIssue({ code: 'custom', path: ['precision'], message: "precision 'fp16' needs a CUDA device (autocast on the CPU computes in bf16): use 'bf16' or 'fp32' on the CPU, or device 'cuda'" });
   }

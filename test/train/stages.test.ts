@@ -115,6 +115,15 @@ describe('stages and resumption', () => {
     }
   });
 
+  it.each([
+    [{ sharpen: 0.01 }],
+    [{ gateBiasShift: 2.2 }],
+  ])('refuses %o on a feed-forward gate, naming the keys', (hrl) => {
+    const model = { arch: 'cifar' as const, depth: 14, gate: 'ffgate1' as const };
+    expect(() => config('bad', { stage: 'hrl', model, hrl })).toThrow(/hrl\.sharpen and hrl\.gateBiasShift .* model\.gate 'rnn' \(got 'ffgate1'\)/);
+    expect(() => config('ok', { stage: 'hrl', model })).not.toThrow();
+  });
+
   it('refuses HRL on a model without gates', () => {
     expect(() => config('bad', { stage: 'hrl', model: { arch: 'cifar', depth: 14, gate: 'none' } })).toThrow(/HRL stage trains gates/);
   });
