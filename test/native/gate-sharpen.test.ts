@@ -15,6 +15,9 @@ describe('sharpenGate', () => {
   const m = 5; // ResNet-14: six blocks, five gated decisions
   const x = batch(21, n);
   const allRun = new Float64Array(m * n).fill(1);
+  // The gate probabilities with every block run, so the LSTM's inputs do not depend on the gate.
+  const probsOf = async (model: ReturnType<typeof trackedModel>) =>
+    f64(tensorsOf(await model.inspectHrl(x, args, allRun)).get('probs')!);
 
   it.each([
     ['scales the logits', 0.5, 0],
@@ -22,10 +25,9 @@ describe('sharpenGate', () => {
     ['shifts them down without scaling', 1, -3],
   ])('%s (factor %f, shift %f)', async (_, factor, shift) => {
     const model = trackedModel({ depth: 14, gate: 'rnn', dtype: 'float64', seed: 11 });
-    const probs = async () => f64(tensorsOf(await model.inspectHrl(x, args, allRun)).get('probs')!);
-    const before = await probs();
+    const before = await probsOf(model);
     await model.sharpenGate(factor, shift);
-    const after = await probs();
+    const after = await probsOf(model);
     expect(after).toHaveLength(m * n);
     for (let i = 0; i < m * n; i++) expect(logit(after[i]!)).toBeCloseTo(factor * logit(before[i]!) + shift, 9);
     // The case HRL uses: a tiny factor and shift log(9) put every gate near p = 0.9.
@@ -34,9 +36,9 @@ describe('sharpenGate', () => {
 
   it('rejects a shift outside [-50, 50] with a named error, leaving the weights as they were', async () => {
     const model = trackedModel({ depth: 14, gate: 'rnn', dtype: 'float64', seed: 11 });
-    const before = f64(tensorsOf(await model.inspectHrl(x, args, allRun)).get('probs')!);
+    const before = await probsOf(model);
     await expect(model.sharpenGate(1, 80)).rejects.toThrow(/biasShift/);
-    const after = f64(tensorsOf(await model.inspectHrl(x, args, allRun)).get('probs')!);
+    const after = await probsOf(model);
     expect([...after]).toEqual([...before]);
   });
 });
