@@ -73,6 +73,10 @@ export interface HrlArgs {
   // Probability that an action is a fair coin instead of a Bernoulli(p) draw (default 0, the
   // reference); REINFORCE then uses the acting policy q = (1 - explore) p + explore / 2.
   explore?: number;
+  // A penalty logitPenalty * (|z| - logitLimit)^2 on each gate logit z beyond +-logitLimit,
+  // reduced over the batch as the RL term (default 0: off). See README, "HRL options".
+  logitLimit?: number;
+  logitPenalty?: number;
   sampleSeed: number; // the step's actions come from a generator seeded with this
 }
 

@@ -310,6 +310,14 @@ Engine::HrlPass Engine::hrlForwardBackward(const BatchView& batch, const HrlArgs
   h.rl = -(h.advantages.detach() * logPi).sum() * hrl.rlWeight;
   if (hrl.meanOverBatch) h.rl = h.rl / static_cast<double>(batch.n);
   h.total = ceMean + h.rl;
+  if (hrl.logitPenalty > 0) {
+    auto excess = (torch::stack(h.fwd.gateLogits).abs() - hrl.logitLimit).clamp_min(0);
+    h.logitBound = excess.square().sum() * hrl.logitPenalty;
+    if (hrl.meanOverBatch) h.logitBound = h.logitBound / static_cast<double>(batch.n);
+    h.total = h.total + h.logitBound;
+  } else {
+    h.logitBound = torch::zeros({}, h.rl.options());
+  }
   for (auto& p : params_) p.mutable_grad() = torch::Tensor();
   backward(h.total);
   if (hrl.movingBaseline) {
@@ -349,7 +357,10 @@ HrlResult Engine::hrlStepDistributed(const BatchView& batch, const SgdArgs& sgd,
   }
   const double world = dist_->size();
   HrlArgs local = hrl;
-  if (!hrl.meanOverBatch) local.rlWeight *= world;
+  if (!hrl.meanOverBatch) {
+    local.rlWeight *= world;
+    local.logitPenalty *= world;  // summed over the batch like the RL term
+  }
   const auto savedBaseline = returnBaseline_.defined() ? returnBaseline_.clone() : torch::Tensor();
   HrlPass h;
   bool finite = true;
@@ -541,6 +552,8 @@ std::vector<NamedTensor> Engine::inspectHrl(const BatchView& batch, const HrlArg
   out.push_back(named("probs", h.probs));
   out.push_back(named("returns", h.returns));
   out.push_back(named("rl", h.rl.view({1})));
+  out.push_back(named("gateLogits", torch::stack(h.fwd.gateLogits)));
+  out.push_back(named("logitBound", h.logitBound.view({1})));
   finishInspection(out);
   return out;
 }

@@ -82,6 +82,13 @@ struct HrlArgs {
   // for about explore / 2 of the images, which keeps the block trained and lets the returns
   // show whether opening it again pays. Evaluation thresholds p as before.
   double explore = 0;
+  // Not in the reference: a penalty logitPenalty * (|z| - logitLimit)^2 on every gate logit z
+  // beyond +-logitLimit, summed over gates and samples (divided by the batch size for the
+  // 'mean' reduction, as the RL term). Its gradient does not vanish as p saturates, where
+  // REINFORCE's does (d log pi / dz = a - p): a gate held within the limit keeps sampling both
+  // actions, so the skip reward can still move it. 0: off.
+  double logitLimit = 0;
+  double logitPenalty = 0;
   uint64_t sampleSeed = 0;  // actions of step s come from a generator seeded with (seed, s)
 };
 
@@ -139,7 +146,7 @@ class Engine {
   const MacTable& macsFor(int64_t height, int64_t width);
   struct HrlPass {
     ForwardResult fwd;
-    torch::Tensor ce, actions, probs, returns, advantages, rl, total;
+    torch::Tensor ce, actions, probs, returns, advantages, rl, logitBound, total;
   };
   HrlPass hrlForwardBackward(const BatchView& batch, const HrlArgs& hrl, const Sampling& sampling);
   HrlResult hrlStepDistributed(const BatchView& batch, const SgdArgs& sgd, const HrlArgs& hrl, const Sampling& sampling);

@@ -212,6 +212,8 @@ HrlArgs hrlFromJs(const Napi::Value& value) {
     h.skipCompute = execution == "skip";
   }
   if (!o.Get("explore").IsUndefined()) h.explore = numberField(o, "explore", 0, 1);
+  if (!o.Get("logitLimit").IsUndefined()) h.logitLimit = numberField(o, "logitLimit", 0, 1e3);
+  if (!o.Get("logitPenalty").IsUndefined()) h.logitPenalty = numberField(o, "logitPenalty", 0, 1e6);
   if (!o.Get("baselineMomentum").IsUndefined()) h.baselineMomentum = numberField(o, "baselineMomentum", 0, 1);
   h.sampleSeed = static_cast<uint64_t>(intField(o, "sampleSeed", 0, 9007199254740991.0));
   return h;

@@ -77,7 +77,7 @@ torch::Tensor RnnGateImpl::step(int64_t block, const torch::Tensor& features) {
   auto state = torch::lstm_cell(x, {h, c}, lstm->weight_ih, lstm->weight_hh, lstm->bias_ih, lstm->bias_hh);
   h = std::get<0>(state);
   c = std::get<1>(state);
-  return torch::sigmoid(proj(h)).view({-1});
+  return proj(h).view({-1});
 }
 
 FFGateImpl::FFGateImpl(int64_t channels, bool deep_) : deep(deep_) {
@@ -104,8 +104,7 @@ torch::Tensor FFGateImpl::forward(const torch::Tensor& x) {
   }
   // The reference's AvgPool kernels reduce the map to 1x1 for its input sizes; a global
   // average does the same for any input size.
-  y = linear(torch::adaptive_avg_pool2d(y, {1, 1})).flatten(1);
-  return torch::softmax(y, 1).select(1, 1);
+  return linear(torch::adaptive_avg_pool2d(y, {1, 1})).flatten(1);
 }
 
 SkipNetImpl::SkipNetImpl(const ModelSpec& s, const Architecture& a) : spec(s), arch(a) {
@@ -158,11 +157,23 @@ torch::Tensor SkipNetImpl::stem(const torch::Tensor& x) {
   return y;
 }
 
-torch::Tensor SkipNetImpl::gateProbability(int64_t block, const torch::Tensor& features) {
-  auto p = spec.gate == GateKind::Rnn ? gate->step(block, features) : gates[block]->as<FFGateImpl>()->forward(features);
+std::pair<torch::Tensor, torch::Tensor> SkipNetImpl::gateOutput(int64_t block, const torch::Tensor& features) {
+  torch::Tensor p, z;
+  if (spec.gate == GateKind::Rnn) {
+    z = gate->step(block, features);
+    p = torch::sigmoid(z);
+  } else {
+    // p from the softmax, as the reference computes it; z = s1 - s0 is its logit.
+    auto scores = gates[block]->as<FFGateImpl>()->forward(features);
+    p = torch::softmax(scores, 1).select(1, 1);
+    z = scores.select(1, 1) - scores.select(1, 0);
+  }
   // Under autocast the gate's last layer computes in bf16/fp16; the probabilities (thresholds,
   // log-probabilities of HRL) are kept in the parameters' dtype.
-  return p.scalar_type() == fc->weight.scalar_type() ? p : p.to(fc->weight.scalar_type());
+  const auto dtype = fc->weight.scalar_type();
+  if (p.scalar_type() != dtype) p = p.to(dtype);
+  if (z.scalar_type() != dtype) z = z.to(dtype);
+  return {p, z};
 }
 
 ForwardResult SkipNetImpl::forwardMasked(const torch::Tensor& input, MaskRule rule, double threshold,
@@ -188,7 +199,8 @@ ForwardResult SkipNetImpl::forwardMasked(const torch::Tensor& input, MaskRule ru
     // Gate k reads the blended output of block k and decides block k+1; the last
     // block's gate would decide nothing, so it is never computed.
     auto gateInput = [&](const torch::Tensor& features) { return gatesReadDetached ? features.detach() : features; };
-    auto p = gateProbability(0, gateInput(x));
+    torch::Tensor p, z;
+    std::tie(p, z) = gateOutput(0, gateInput(x));
     for (int64_t i = 1; i < n; ++i) {
       auto* b = blocks[i]->as<ResidualBlockImpl>();
       torch::Tensor mask;
@@ -216,12 +228,13 @@ ForwardResult SkipNetImpl::forwardMasked(const torch::Tensor& input, MaskRule ru
         }
       }
       r.probs.push_back(p);
+      r.gateLogits.push_back(z);
       r.masks.push_back(mask);
       auto sc = b->shortcut(x);
       if (computeSkipped) {
         auto out = (b->residual(x) + sc).relu_();
         // The mask in the activations' dtype: under autocast the probabilities are float32
-        // (gateProbability), and a float32 mask would promote every later activation to
+        // (gateOutput), and a float32 mask would promote every later activation to
         // float32, where the reference's bf16/fp16 mask keeps them in half precision.
         auto g = mask.to(out.scalar_type()).view({-1, 1, 1, 1});
         // x = g * B(x) + (1 - g) * S(x), in the reference's operation order so that float
@@ -230,7 +243,7 @@ ForwardResult SkipNetImpl::forwardMasked(const torch::Tensor& input, MaskRule ru
       } else {
         x = runOnExecuting(*b, x, sc, mask.gt(0.5));
       }
-      if (i + 1 < n) p = gateProbability(i, gateInput(x));
+      if (i + 1 < n) std::tie(p, z) = gateOutput(i, gateInput(x));
     }
   }
   r.features = torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);
@@ -259,14 +272,14 @@ ForwardResult SkipNetImpl::forwardSkipping(const torch::Tensor& input, double th
   auto* first = blocks[0]->as<ResidualBlockImpl>();
   x = (first->residual(x) + first->shortcut(x)).relu_();
   if (spec.gate == GateKind::Rnn) gate->reset(x.size(0), x.options().dtype(fc->weight.scalar_type()));
-  auto p = gateProbability(0, x);
+  auto p = gateOutput(0, x).first;
   for (int64_t i = 1; i < n; ++i) {
     auto* b = blocks[i]->as<ResidualBlockImpl>();
     auto run = p.gt(threshold);
     r.probs.push_back(p);
     r.masks.push_back(run.to(p.dtype()));
     x = runOnExecuting(*b, x, b->shortcut(x), run);
-    if (i + 1 < n) p = gateProbability(i, x);
+    if (i + 1 < n) p = gateOutput(i, x).first;
   }
   r.features = torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);
   r.logits = fc(r.features);

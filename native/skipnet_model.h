@@ -34,7 +34,7 @@ TORCH_MODULE(LstmParams);
 struct RnnGateImpl : torch::nn::Module {
   explicit RnnGateImpl(const Architecture& arch);
   void reset(int64_t batch, const torch::TensorOptions& opts);
-  // Probability of executing the next block, shape (B).
+  // Logit z of executing the next block, shape (B): p = sigmoid(z).
   torch::Tensor step(int64_t block, const torch::Tensor& features);
 
   torch::nn::ModuleList embed{nullptr};
@@ -48,6 +48,7 @@ TORCH_MODULE(RnnGate);
 // two-way softmax; p = softmax[:, 1].
 struct FFGateImpl : torch::nn::Module {
   FFGateImpl(int64_t channels, bool deep);
+  // The two-way scores (B, 2): p = softmax[:, 1], and the logit of p is [:, 1] - [:, 0].
   torch::Tensor forward(const torch::Tensor& x);
 
   bool deep;
@@ -104,6 +105,7 @@ class CudnnBenchmarkPause {
 struct ForwardResult {
   torch::Tensor logits;             // (B, classes)
   std::vector<torch::Tensor> probs; // M tensors of shape (B): p for gated blocks 1..N-1
+  std::vector<torch::Tensor> gateLogits; // M tensors of shape (B): z with p = sigmoid(z)
   std::vector<torch::Tensor> masks; // M tensors of shape (B): the masks applied
   torch::Tensor features;           // (B, C): the pooled activations the classifier reads
 };
@@ -146,7 +148,9 @@ struct SkipNetImpl : torch::nn::Module {
 
  private:
   torch::Tensor stem(const torch::Tensor& x);
-  torch::Tensor gateProbability(int64_t block, const torch::Tensor& features);
+  // The gate's probability p of executing the next block and its logit z (p = sigmoid(z)),
+  // each of shape (B) in the parameters' dtype.
+  std::pair<torch::Tensor, torch::Tensor> gateOutput(int64_t block, const torch::Tensor& features);
   // Block b on the samples where run is true, the shortcut elsewhere.
   torch::Tensor runOnExecuting(ResidualBlockImpl& b, const torch::Tensor& x, const torch::Tensor& shortcut,
                                const torch::Tensor& run);

@@ -342,6 +342,7 @@ function hrlArgs(config: RunConfig, gatedBlocks: number, step: number, alpha: nu
     baselineMomentum: h.baselineMomentum,
     execution: h.execution,
     explore: h.explore,
+    ...(h.logitBound ? { logitLimit: h.logitBound.limit, logitPenalty: h.logitBound.weight } : {}),
     sampleSeed: config.seed * 1_000_003 + step,
   };
 }

@@ -1,9 +1,9 @@
 // The HRL options beyond the reference: the self-critical baseline (advantage = sampled
-// returns - greedy returns on the same batch) and execution 'skip' (each gated block runs
-// only on the samples whose action executes it).
+// returns - greedy returns on the same batch), execution 'skip' (each gated block runs
+// only on the samples whose action executes it), exploration, and the bound on the gate logits.
 import { afterAll, describe, expect, it } from 'vitest';
 import type { HrlArgs } from '../../lib/binding-types.js';
-import { batch, disposeModels, editWeights, f64, get, tensorsOf, trackedModel } from './helpers.js';
+import { batch, disposeModels, editWeights, f64, ff14WithGates, FF14_GATES, get, tensorsOf, trackedModel } from './helpers.js';
 
 afterAll(disposeModels);
 
@@ -137,5 +137,74 @@ describe('exploration', () => {
     expect(await executed(0)).toBe(never);
     // 1000 actions: the binomial's standard deviation is 0.014, the tolerance 4 of them.
     expect(Math.abs((await executed(0.5)) - rate)).toBeLessThan(0.055);
+  });
+});
+
+describe('logit bound', () => {
+  const actions = Float64Array.from([1, 0, 1, 0, 0, 1, 0, 0, 1, 1, 0, 1]);
+
+  it('the gate logits are those of the probabilities: p = sigmoid(z)', async () => {
+    const model = trackedModel({ depth: 8, gate: 'rnn', dtype: 'float64', seed: 4 });
+    const out = tensorsOf(await model.inspectHrl(batch(8, n), base, actions));
+    const [p, z] = [f64(out.get('probs')!), f64(out.get('gateLogits')!)];
+    expect(z.length).toBe(p.length);
+    z.forEach((v, i) => expect(1 / (1 + Math.exp(-v))).toBeCloseTo(p[i]!, 12));
+  });
+
+  it.each([
+    ['sum', 1],
+    ['mean', 1 / n],
+  ] as const)(
+    "adds w * sum (|z| - L)^2 over the logits beyond L ('%s'), with gradient 2 w (|z| - L) sign(z) on each",
+    async (reduction, scale) => {
+      const model = trackedModel({ depth: 8, gate: 'rnn', dtype: 'float64', seed: 4 });
+      const x = batch(8, n);
+      const inspect = async (args: Partial<HrlArgs>) => {
+        const out = tensorsOf(await model.inspectHrl(x, { ...base, reduction, ...args }, actions));
+        return (k: string) => f64(out.get(k)!);
+      };
+      const plain = await inspect({});
+      const z = plain('gateLogits');
+      // A limit between the logits, so that some are penalised and some are not.
+      const limit = [...z].map(Math.abs).sort((a, b) => a - b)[Math.floor(z.length / 2)]!;
+      const w = 0.7;
+      const bound = await inspect({ logitLimit: limit, logitPenalty: w });
+      let value = 0, slope = 0, beyond = 0;
+      for (const v of z) {
+        const excess = Math.max(0, Math.abs(v) - limit);
+        value += w * excess * excess;
+        slope += 2 * w * excess * Math.sign(v); // d/d(proj bias): every logit moves with it
+        if (excess > 0) beyond++;
+      }
+      expect(beyond).toBeGreaterThan(0);
+      expect(beyond).toBeLessThan(z.length);
+      expect(bound('logitBound')[0]).toBeCloseTo(value * scale, 12);
+      expect(plain('logitBound')[0]).toBe(0);
+      // The forward pass and the RL term are the same; the gradients differ by the penalty's alone.
+      expect(Array.from(bound('rl'))).toEqual(Array.from(plain('rl')));
+      expect(Math.abs(slope)).toBeGreaterThan(1e-3);
+      expect(bound('grad.gate.proj.bias')[0]! - plain('grad.gate.proj.bias')[0]!).toBeCloseTo(slope * scale, 10);
+    },
+  );
+
+  it('acts on feed-forward gates through their logit s1 - s0', async () => {
+    // Every gate at z = 4 for every image; limit 3: each logit is 1 beyond it.
+    const model = await ff14WithGates(1 / (1 + Math.exp(-4)), 5);
+    const x = batch(8, n);
+    const m = FF14_GATES - 1; // the last block's gate decides nothing and is never computed
+    const forced = new Float64Array(m * n).fill(1);
+    const inspect = async (args: Partial<HrlArgs>) => {
+      const out = tensorsOf(await model.inspectHrl(x, { ...base, ...args }, forced));
+      return (k: string) => f64(out.get(k)!);
+    };
+    const w = 0.25;
+    const [plain, bound] = [await inspect({}), await inspect({ logitLimit: 3, logitPenalty: w })];
+    bound('gateLogits').forEach((v) => expect(v).toBeCloseTo(4, 12));
+    expect(bound('logitBound')[0]).toBeCloseTo(w * m * n, 12);
+    for (let k = 0; k < m; k++) {
+      const [b, a] = [bound(`grad.gates.${k}.linear.bias`), plain(`grad.gates.${k}.linear.bias`)];
+      expect(b[1]! - a[1]!, `gate ${k}`).toBeCloseTo(2 * w * n, 10);
+      expect(b[0]! - a[0]!, `gate ${k}`).toBeCloseTo(-2 * w * n, 10);
+    }
   });
 });

@@ -79,6 +79,22 @@ describe('stages and resumption', () => {
     else expect(executed).toBeLessThan(bound);
   });
 
+  it('hrl.logitBound pulls saturated gates back to its limit; without it they stay saturated', async () => {
+    // sharpen 0.01 and shift 8: every gate starts at z near 8 (p = 0.9997), where REINFORCE's
+    // gradient of the logit has all but vanished. 12 steps, alpha 0, no weight decay.
+    const bias = (dir: string) => new Float32Array(new Uint8Array(weights(dir).get('gate.proj.bias')!).buffer)[0]!;
+    const start = 0.01 * bias(join(scratch, 'sp-full')) + 8;
+    const run = async (name: string, logitBound?: { limit: number }) => {
+      const hrl = { alpha: 0, sharpen: 0.01, gateBiasShift: 8, ...(logitBound ? { logitBound } : {}) };
+      await train(config(name, { stage: 'hrl', init: join(scratch, 'sp-full'), hrl, optimizer: { lr: 0.01, weightDecay: 0 } }));
+      return bias(join(scratch, name));
+    };
+    // The default weight 0.01: 5 gates x 32 images x 2 x 0.01 x (8 - 3) = 16 per step on the bias.
+    expect(await run('hrl-bound', { limit: 3 })).toBeLessThan(start - 1);
+    expect(Math.abs((await run('hrl-unbound')) - start)).toBeLessThan(0.1);
+    expect(() => config('bad', { stage: 'hrl', hrl: { logitBound: { limit: 0 } } })).toThrow(/logitBound\.limit/);
+  });
+
   it('HRL with an execution target: alpha follows the executed fraction each step, and resumes exactly', async () => {
     const target = { rate: 0.3, alphaStep: 2 };
     const hrl = {
