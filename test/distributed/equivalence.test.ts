@@ -12,9 +12,9 @@
 //
 // HRL: each rank samples its shard's actions from its own seed (rankSampleSeed); the reference
 // samples them with the same seed on the same weights, so it draws the same actions. The
-// objective is the mean cross-entropy plus the RL term summed over the whole global batch, so
-// the reference takes the shards' cross-entropy gradients averaged and their RL gradients summed
-// (separated by a second inspection with rlWeight 0).
+// objective is the mean cross-entropy plus the RL term and the logit bound summed over the whole
+// global batch, so the reference takes the shards' cross-entropy gradients averaged and the
+// other terms' gradients summed (separated by a second inspection with rlWeight 0).
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
