@@ -315,8 +315,6 @@ Engine::HrlPass Engine::hrlForwardBackward(const BatchView& batch, const HrlArgs
     h.logitBound = excess.square().sum() * hrl.logitPenalty;
     if (hrl.meanOverBatch) h.logitBound = h.logitBound / static_cast<double>(batch.n);
     h.total = h.total + h.logitBound;
-  } else {
-    h.logitBound = torch::zeros({}, h.rl.options());
   }
   for (auto& p : params_) p.mutable_grad() = torch::Tensor();
   backward(h.total);
@@ -553,7 +551,7 @@ std::vector<NamedTensor> Engine::inspectHrl(const BatchView& batch, const HrlArg
   out.push_back(named("returns", h.returns));
   out.push_back(named("rl", h.rl.view({1})));
   out.push_back(named("gateLogits", torch::stack(h.fwd.gateLogits)));
-  out.push_back(named("logitBound", h.logitBound.view({1})));
+  out.push_back(named("logitBound", h.logitBound.defined() ? h.logitBound.view({1}) : torch::zeros({1}, h.rl.options())));
   finishInspection(out);
   return out;
 }

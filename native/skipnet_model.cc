@@ -157,22 +157,23 @@ torch::Tensor SkipNetImpl::stem(const torch::Tensor& x) {
   return y;
 }
 
-std::pair<torch::Tensor, torch::Tensor> SkipNetImpl::gateOutput(int64_t block, const torch::Tensor& features) {
+std::pair<torch::Tensor, torch::Tensor> SkipNetImpl::gateOutput(int64_t block, const torch::Tensor& features, bool withLogit) {
   torch::Tensor p, z;
   if (spec.gate == GateKind::Rnn) {
-    z = gate->step(block, features);
-    p = torch::sigmoid(z);
+    auto logit = gate->step(block, features);
+    p = torch::sigmoid(logit);
+    if (withLogit) z = logit;
   } else {
     // p from the softmax, as the reference computes it; z = s1 - s0 is its logit.
     auto scores = gates[block]->as<FFGateImpl>()->forward(features);
     p = torch::softmax(scores, 1).select(1, 1);
-    z = scores.select(1, 1) - scores.select(1, 0);
+    if (withLogit) z = scores.select(1, 1) - scores.select(1, 0);
   }
   // Under autocast the gate's last layer computes in bf16/fp16; the probabilities (thresholds,
   // log-probabilities of HRL) are kept in the parameters' dtype.
   const auto dtype = fc->weight.scalar_type();
   if (p.scalar_type() != dtype) p = p.to(dtype);
-  if (z.scalar_type() != dtype) z = z.to(dtype);
+  if (z.defined() && z.scalar_type() != dtype) z = z.to(dtype);
   return {p, z};
 }
 
@@ -199,8 +200,10 @@ ForwardResult SkipNetImpl::forwardMasked(const torch::Tensor& input, MaskRule ru
     // Gate k reads the blended output of block k and decides block k+1; the last
     // block's gate would decide nothing, so it is never computed.
     auto gateInput = [&](const torch::Tensor& features) { return gatesReadDetached ? features.detach() : features; };
+    // Only HRL's sampled actions use the logits (the bound on them).
+    const bool withLogit = rule == MaskRule::Sample;
     torch::Tensor p, z;
-    std::tie(p, z) = gateOutput(0, gateInput(x));
+    std::tie(p, z) = gateOutput(0, gateInput(x), withLogit);
     for (int64_t i = 1; i < n; ++i) {
       auto* b = blocks[i]->as<ResidualBlockImpl>();
       torch::Tensor mask;
@@ -228,7 +231,7 @@ ForwardResult SkipNetImpl::forwardMasked(const torch::Tensor& input, MaskRule ru
         }
       }
       r.probs.push_back(p);
-      r.gateLogits.push_back(z);
+      if (withLogit) r.gateLogits.push_back(z);
       r.masks.push_back(mask);
       auto sc = b->shortcut(x);
       if (computeSkipped) {
@@ -243,7 +246,7 @@ ForwardResult SkipNetImpl::forwardMasked(const torch::Tensor& input, MaskRule ru
       } else {
         x = runOnExecuting(*b, x, sc, mask.gt(0.5));
       }
-      if (i + 1 < n) std::tie(p, z) = gateOutput(i, gateInput(x));
+      if (i + 1 < n) std::tie(p, z) = gateOutput(i, gateInput(x), withLogit);
     }
   }
   r.features = torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);
@@ -272,14 +275,14 @@ ForwardResult SkipNetImpl::forwardSkipping(const torch::Tensor& input, double th
   auto* first = blocks[0]->as<ResidualBlockImpl>();
   x = (first->residual(x) + first->shortcut(x)).relu_();
   if (spec.gate == GateKind::Rnn) gate->reset(x.size(0), x.options().dtype(fc->weight.scalar_type()));
-  auto p = gateOutput(0, x).first;
+  auto p = gateOutput(0, x, false).first;
   for (int64_t i = 1; i < n; ++i) {
     auto* b = blocks[i]->as<ResidualBlockImpl>();
     auto run = p.gt(threshold);
     r.probs.push_back(p);
     r.masks.push_back(run.to(p.dtype()));
     x = runOnExecuting(*b, x, b->shortcut(x), run);
-    if (i + 1 < n) p = gateOutput(i, x).first;
+    if (i + 1 < n) p = gateOutput(i, x, false).first;
   }
   r.features = torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);
   r.logits = fc(r.features);

@@ -105,7 +105,7 @@ class CudnnBenchmarkPause {
 struct ForwardResult {
   torch::Tensor logits;             // (B, classes)
   std::vector<torch::Tensor> probs; // M tensors of shape (B): p for gated blocks 1..N-1
-  std::vector<torch::Tensor> gateLogits; // M tensors of shape (B): z with p = sigmoid(z)
+  std::vector<torch::Tensor> gateLogits; // sampled actions only (HRL): M tensors (B), p = sigmoid(z)
   std::vector<torch::Tensor> masks; // M tensors of shape (B): the masks applied
   torch::Tensor features;           // (B, C): the pooled activations the classifier reads
 };
@@ -148,9 +148,10 @@ struct SkipNetImpl : torch::nn::Module {
 
  private:
   torch::Tensor stem(const torch::Tensor& x);
-  // The gate's probability p of executing the next block and its logit z (p = sigmoid(z)),
-  // each of shape (B) in the parameters' dtype.
-  std::pair<torch::Tensor, torch::Tensor> gateOutput(int64_t block, const torch::Tensor& features);
+  // The gate's probability p of executing the next block and, with withLogit, its logit z
+  // (p = sigmoid(z); undefined otherwise, so inference pays nothing for it), each of shape (B)
+  // in the parameters' dtype.
+  std::pair<torch::Tensor, torch::Tensor> gateOutput(int64_t block, const torch::Tensor& features, bool withLogit);
   // Block b on the samples where run is true, the shortcut elsewhere.
   torch::Tensor runOnExecuting(ResidualBlockImpl& b, const torch::Tensor& x, const torch::Tensor& shortcut,
                                const torch::Tensor& run);
