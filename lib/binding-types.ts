@@ -77,6 +77,8 @@ export interface HrlArgs {
   // reduced over the batch as the RL term (default 0: off). See README, "HRL options".
   logitLimit?: number;
   logitPenalty?: number;
+  // Bound only z above +logitLimit (shut gates may saturate shut); default false: both sides.
+  logitUpperOnly?: boolean;
   sampleSeed: number; // the step's actions come from a generator seeded with this
 }
 

@@ -233,12 +233,15 @@ const HrlSchema = z.strictObject({
    * (CIFAR-10 reproduction, twelfth try: every gate executed at least 0.991 after step 500 and no
    * block was dropped). This penalty's gradient does not vanish, so a gate stays within the limit
    * (limit 3: p between 0.047 and 0.953) and keeps sampling both actions. Evaluation thresholds p
-   * as without it.
+   * as without it. side 'execute' bounds only z above +limit: no gate saturates open, but a gate
+   * that shuts may saturate shut and stay shut, so the blocks dropped in a cascade do not reopen
+   * when alpha falls again (with 'both', the default, they do: thirteenth try).
    */
   logitBound: z
     .strictObject({
       limit: z.number().positive().max(1000),
       weight: z.number().positive().default(0.01),
+      side: z.enum(['both', 'execute']).default('both'),
     })
     .optional(),
   /**

@@ -311,7 +311,8 @@ Engine::HrlPass Engine::hrlForwardBackward(const BatchView& batch, const HrlArgs
   if (hrl.meanOverBatch) h.rl = h.rl / static_cast<double>(batch.n);
   h.total = ceMean + h.rl;
   if (hrl.logitPenalty > 0) {
-    auto excess = (torch::stack(h.fwd.gateLogits).abs() - hrl.logitLimit).clamp_min(0);
+    auto logits = torch::stack(h.fwd.gateLogits);
+    auto excess = ((hrl.logitUpperOnly ? logits : logits.abs()) - hrl.logitLimit).clamp_min(0);
     h.logitBound = excess.square().sum() * hrl.logitPenalty;
     if (hrl.meanOverBatch) h.logitBound = h.logitBound / static_cast<double>(batch.n);
     h.total = h.total + h.logitBound;

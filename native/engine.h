@@ -86,9 +86,11 @@ struct HrlArgs {
   // beyond +-logitLimit, summed over gates and samples (divided by the batch size for the
   // 'mean' reduction, as the RL term). Its gradient does not vanish as p saturates, where
   // REINFORCE's does (d log pi / dz = a - p): a gate held within the limit keeps sampling both
-  // actions, so the skip reward can still move it. 0: off.
+  // actions, so the skip reward can still move it. 0: off. logitUpperOnly bounds only z above
+  // +logitLimit: a gate cannot saturate open, but one that shuts may saturate shut and stay shut.
   double logitLimit = 0;
   double logitPenalty = 0;
+  bool logitUpperOnly = false;
   uint64_t sampleSeed = 0;  // actions of step s come from a generator seeded with (seed, s)
 };
 

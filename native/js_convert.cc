@@ -29,6 +29,12 @@ int64_t intField(const Napi::Object& o, const char* key, double lo, double hi) {
   return static_cast<int64_t>(v);
 }
 
+bool boolField(const Napi::Object& o, const char* key) {
+  auto v = o.Get(key);
+  if (!v.IsBoolean()) bad(std::string(key) + " must be a boolean");
+  return v.As<Napi::Boolean>().Value();
+}
+
 std::string stringField(const Napi::Object& o, const char* key) {
   auto v = o.Get(key);
   if (!v.IsString()) bad(std::string(key) + " must be a string");
@@ -164,16 +170,8 @@ SgdArgs sgdFromJs(const Napi::Value& value) {
   if (!nesterov.IsBoolean()) bad("nesterov must be a boolean");
   a.nesterov = nesterov.As<Napi::Boolean>().Value();
   if (a.nesterov && a.momentum == 0) bad("nesterov needs a momentum above 0");
-  auto open = o.Get("gatesOpen");
-  if (!open.IsUndefined()) {
-    if (!open.IsBoolean()) bad("gatesOpen must be a boolean");
-    a.gatesOpen = open.As<Napi::Boolean>().Value();
-  }
-  auto detached = o.Get("gatesReadDetached");
-  if (!detached.IsUndefined()) {
-    if (!detached.IsBoolean()) bad("gatesReadDetached must be a boolean");
-    a.gatesReadDetached = detached.As<Napi::Boolean>().Value();
-  }
+  if (!o.Get("gatesOpen").IsUndefined()) a.gatesOpen = boolField(o, "gatesOpen");
+  if (!o.Get("gatesReadDetached").IsUndefined()) a.gatesReadDetached = boolField(o, "gatesReadDetached");
   auto target = o.Get("executionTarget");
   if (!target.IsUndefined()) {
     auto t = objectArg(target, "executionTarget");
@@ -214,6 +212,7 @@ HrlArgs hrlFromJs(const Napi::Value& value) {
   if (!o.Get("explore").IsUndefined()) h.explore = numberField(o, "explore", 0, 1);
   if (!o.Get("logitLimit").IsUndefined()) h.logitLimit = numberField(o, "logitLimit", 0, 1e3);
   if (!o.Get("logitPenalty").IsUndefined()) h.logitPenalty = numberField(o, "logitPenalty", 0, 1e6);
+  if (!o.Get("logitUpperOnly").IsUndefined()) h.logitUpperOnly = boolField(o, "logitUpperOnly");
   if (!o.Get("baselineMomentum").IsUndefined()) h.baselineMomentum = numberField(o, "baselineMomentum", 0, 1);
   h.sampleSeed = static_cast<uint64_t>(intField(o, "sampleSeed", 0, 9007199254740991.0));
   return h;

@@ -342,7 +342,13 @@ function hrlArgs(config: RunConfig, gatedBlocks: number, step: number, alpha: nu
     baselineMomentum: h.baselineMomentum,
     execution: h.execution,
     explore: h.explore,
-    ...(h.logitBound ? { logitLimit: h.logitBound.limit, logitPenalty: h.logitBound.weight } : {}),
+    ...(h.logitBound
+      ? {
+          logitLimit: h.logitBound.limit,
+          logitPenalty: h.logitBound.weight,
+          logitUpperOnly: h.logitBound.side === 'execute',
+        }
+      : {}),
     sampleSeed: config.seed * 1_000_003 + step,
   };
 }

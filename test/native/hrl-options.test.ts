@@ -152,30 +152,41 @@ describe('logit bound', () => {
   });
 
   it.each([
-    ['sum', 1],
-    ['mean', 1 / n],
+    ['sum', 1, false],
+    ['mean', 1 / n, false],
+    ['sum', 1, true],
+    ['mean', 1 / n, true],
   ] as const)(
-    "adds w * sum (|z| - L)^2 over the logits beyond L ('%s'), with gradient 2 w (|z| - L) sign(z) on each",
-    async (reduction, scale) => {
+    "adds w * sum (|z| - L)^2 over the logits beyond L ('%s', upper side only: %s), with gradient 2 w (|z| - L) sign(z) on each",
+    async (reduction, scale, upperOnly) => {
       const model = trackedModel({ depth: 8, gate: 'rnn', dtype: 'float64', seed: 4 });
       const x = batch(8, n);
       const inspect = async (args: Partial<HrlArgs>) => {
         const out = tensorsOf(await model.inspectHrl(x, { ...base, reduction, ...args }, actions));
         return (k: string) => f64(out.get(k)!);
       };
+      // Centre the logits on 0, so that some lie beyond the limit on each side.
+      const z0 = [...(await inspect({}))('gateLogits')].sort((a, b) => a - b);
+      const middle = z0[Math.floor(z0.length / 2)]!;
+      await editWeights(model, (w) => {
+        get(w, 'gate.proj.bias')[0]! -= middle;
+      });
       const plain = await inspect({});
       const z = plain('gateLogits');
-      // A limit between the logits, so that some are penalised and some are not.
-      const limit = [...z].map(Math.abs).sort((a, b) => a - b)[Math.floor(z.length / 2)]!;
+      // A limit that the largest logit on each side passes and the logit nearest 0 does not.
+      const limit = 0.5 * Math.min(Math.max(...z), -Math.min(...z));
       const w = 0.7;
-      const bound = await inspect({ logitLimit: limit, logitPenalty: w });
+      const bound = await inspect({ logitLimit: limit, logitPenalty: w, logitUpperOnly: upperOnly });
       let value = 0, slope = 0, beyond = 0;
       for (const v of z) {
-        const excess = Math.max(0, Math.abs(v) - limit);
+        // Upper side only: a logit far below -L is left alone.
+        const excess = Math.max(0, (upperOnly ? v : Math.abs(v)) - limit);
         value += w * excess * excess;
-        slope += 2 * w * excess * Math.sign(v); // d/d(proj bias): every logit moves with it
+        slope += 2 * w * excess * (upperOnly ? 1 : Math.sign(v)); // d/d(proj bias): every logit moves with it
         if (excess > 0) beyond++;
       }
+      // Logits beyond the limit on both sides, so that the two variants differ.
+      expect(z.some((v) => v > limit) && z.some((v) => v < -limit)).toBe(true);
       expect(beyond).toBeGreaterThan(0);
       expect(beyond).toBeLessThan(z.length);
       expect(bound('logitBound')[0]).toBeCloseTo(value * scale, 12);

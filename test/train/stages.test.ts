@@ -84,8 +84,8 @@ describe('stages and resumption', () => {
     // gradient of the logit has all but vanished. 12 steps, alpha 0, no weight decay.
     const bias = (dir: string) => new Float32Array(new Uint8Array(weights(dir).get('gate.proj.bias')!).buffer)[0]!;
     const start = 0.01 * bias(join(scratch, 'sp-full')) + 8;
-    const run = async (name: string, logitBound?: { limit: number }) => {
-      const hrl = { alpha: 0, sharpen: 0.01, gateBiasShift: 8, ...(logitBound ? { logitBound } : {}) };
+    const run = async (name: string, logitBound?: { limit: number; side?: 'both' | 'execute' }, shift = 8) => {
+      const hrl = { alpha: 0, sharpen: 0.01, gateBiasShift: shift, ...(logitBound ? { logitBound } : {}) };
       await train(config(name, { stage: 'hrl', init: join(scratch, 'sp-full'), hrl, optimizer: { lr: 0.01, weightDecay: 0 } }));
       return bias(join(scratch, name));
     };
@@ -93,6 +93,10 @@ describe('stages and resumption', () => {
     expect(await run('hrl-bound', { limit: 3 })).toBeLessThan(start - 1);
     expect(Math.abs((await run('hrl-unbound')) - start)).toBeLessThan(0.1);
     expect(() => config('bad', { stage: 'hrl', hrl: { logitBound: { limit: 0 } } })).toThrow(/logitBound\.limit/);
+    // Gates saturated shut (z near -8): 'both' pulls them up to the limit, 'execute' leaves them shut.
+    const shut = start - 16;
+    expect(await run('hrl-bound-shut', { limit: 3 }, -8)).toBeGreaterThan(shut + 1);
+    expect(Math.abs((await run('hrl-bound-execute-shut', { limit: 3, side: 'execute' }, -8)) - shut)).toBeLessThan(0.1);
   });
 
   it('HRL with an execution target: alpha follows the executed fraction each step, and resumes exactly', async () => {
