@@ -234,8 +234,9 @@ const HrlSchema = z.strictObject({
    * block was dropped). This penalty's gradient does not vanish, so a gate stays within the limit
    * (limit 3: p between 0.047 and 0.953) and keeps sampling both actions. Evaluation thresholds p
    * as without it. side 'execute' bounds only z above +limit: no gate saturates open, but a gate
-   * that shuts may saturate shut and stay shut, so the blocks dropped in a cascade do not reopen
-   * when alpha falls again (with 'both', the default, they do: thirteenth try).
+   * that shuts may saturate shut, and once below -limit it is not pulled back up ('both', the
+   * default, holds it at -limit, where it still samples its block now and then). Gates still in
+   * transit reopen either way when alpha falls fast (CIFAR-10 reproduction, fourteenth try).
    */
   logitBound: z
     .strictObject({
