@@ -87,7 +87,8 @@ struct HrlArgs {
   // 'mean' reduction, as the RL term). Its gradient does not vanish as p saturates, where
   // REINFORCE's does (d log pi / dz = a - p): a gate held within the limit keeps sampling both
   // actions, so the skip reward can still move it. 0: off. logitUpperOnly bounds only z above
-  // +logitLimit: a gate cannot saturate open, but one that shuts may saturate shut and stay shut.
+  // +logitLimit: a gate cannot saturate open, and one whose logit falls below -logitLimit is not
+  // pulled back up (it may saturate shut).
   double logitLimit = 0;
   double logitPenalty = 0;
   bool logitUpperOnly = false;
