@@ -115,11 +115,7 @@ ModelSpec specFromJs(const Napi::Value& value) {
       bad("precision 'fp16' needs a CUDA device (autocast on the CPU computes in bf16): use precision 'bf16' or 'fp32' on the CPU");
     }
   }
-  auto benchmark = o.Get("cudnnBenchmark");
-  if (!benchmark.IsUndefined()) {
-    if (!benchmark.IsBoolean()) bad("cudnnBenchmark must be a boolean");
-    s.cudnnBenchmark = benchmark.As<Napi::Boolean>().Value();
-  }
+  if (!o.Get("cudnnBenchmark").IsUndefined()) s.cudnnBenchmark = boolField(o, "cudnnBenchmark");
   auto scaling = o.Get("lossScale");
   if (!scaling.IsUndefined()) {
     auto ls = objectArg(scaling, "lossScale");
@@ -166,9 +162,7 @@ SgdArgs sgdFromJs(const Napi::Value& value) {
   a.lr = numberField(o, "lr", 0, 1e3);
   a.momentum = numberField(o, "momentum", 0, 1);
   a.weightDecay = numberField(o, "weightDecay", 0, 1);
-  auto nesterov = o.Get("nesterov");
-  if (!nesterov.IsBoolean()) bad("nesterov must be a boolean");
-  a.nesterov = nesterov.As<Napi::Boolean>().Value();
+  a.nesterov = boolField(o, "nesterov");
   if (a.nesterov && a.momentum == 0) bad("nesterov needs a momentum above 0");
   if (!o.Get("gatesOpen").IsUndefined()) a.gatesOpen = boolField(o, "gatesOpen");
   if (!o.Get("gatesReadDetached").IsUndefined()) a.gatesReadDetached = boolField(o, "gatesReadDetached");
@@ -232,14 +226,8 @@ DistributedOptions distributedFromJs(const Napi::Value& value) {
   if (has("timeoutMs")) d.timeoutMs = intField(o, "timeoutMs", 1, 1e10);
   if (has("collectiveTimeoutMs")) d.collectiveTimeoutMs = intField(o, "collectiveTimeoutMs", 1, 1e10);
   if (has("bucketMb")) d.bucketMb = numberField(o, "bucketMb", 1e-3, 1e4);
-  if (has("overlap")) {
-    if (!o.Get("overlap").IsBoolean()) bad("overlap must be a boolean");
-    d.overlap = o.Get("overlap").As<Napi::Boolean>().Value();
-  }
-  if (has("syncBatchNorm")) {
-    if (!o.Get("syncBatchNorm").IsBoolean()) bad("syncBatchNorm must be a boolean");
-    d.syncBatchNorm = o.Get("syncBatchNorm").As<Napi::Boolean>().Value();
-  }
+  if (has("overlap")) d.overlap = boolField(o, "overlap");
+  if (has("syncBatchNorm")) d.syncBatchNorm = boolField(o, "syncBatchNorm");
   return d;
 }
 
