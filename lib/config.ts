@@ -337,6 +337,13 @@ export const RunConfigSchema = z.strictObject({
   data: DataSchema.prefault({} as never),
   optimizer: OptimizerSchema.prefault({}),
   schedule: ScheduleSchema.prefault({}),
+  /**
+   * End the run after this many optimizer steps while the learning-rate schedule (and HRL's
+   * execution target) keep schedule.steps' length: one stage of a longer recipe, e.g. HRL for
+   * the first half of its schedule and then SP (--init) for the rest. The run evaluates and
+   * saves last/ at this step; --resume with a later stopAt continues it. Absent: schedule.steps.
+   */
+  stopAt: positiveInt.optional(),
   evalEvery: positiveInt.default(1000),
   logEvery: positiveInt.default(50),
   /** Gate execute threshold at evaluation: block runs when p > threshold (strict, as the reference). */
@@ -399,6 +406,13 @@ export const RunConfigSchema = z.strictObject({
       code: 'custom',
       path: ['gatesReadDetached'],
       message: `detached gate inputs are an SP option for gated models (got stage '${c.stage}', gate '${c.model.gate}'); set gatesReadDetached to false`,
+    });
+  }
+  if (c.stopAt !== undefined && c.stopAt > c.schedule.steps) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['stopAt'],
+      message: `must be at most schedule.steps (${c.schedule.steps}), got ${c.stopAt}: raise schedule.steps or lower stopAt`,
     });
   }
   if (c.executionTarget && (c.stage !== 'sp' || c.model.gate === 'none')) {

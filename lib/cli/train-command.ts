@@ -18,6 +18,7 @@ interface TrainFlags {
   threads?: number;
   device?: string;
   steps?: number;
+  stopAt?: number;
   resume?: string;
   stage?: string;
   init?: string;
@@ -35,6 +36,7 @@ export function registerTrain(program: Command): void {
     .option('--threads <n>', 'LibTorch intra-op threads', positiveInt('--threads'))
     .option('--device <device>', "'cpu', 'cuda' or 'cuda:N'")
     .option('--steps <n>', 'total optimizer steps (schedule.steps)', positiveInt('--steps'))
+    .option('--stop-at <n>', 'end after this step, the schedule keeping its length (stopAt): one stage of a longer recipe', positiveInt('--stop-at'))
     .option('--resume <dir>', 'continue from a checkpoint folder (or a run folder: its last/)')
     .option('--stage <stage>', "'sp' (supervised pre-training) or 'hrl' (hybrid reinforcement learning)")
     .option('--init <dir>', 'start from the weights of this checkpoint (fresh optimizer, step 0), e.g. an SP run for --stage hrl')
@@ -62,6 +64,7 @@ async function runTrain(flags: TrainFlags): Promise<void> {
     threads: flags.threads,
     device: flags.device,
     schedule: flags.steps === undefined ? undefined : { steps: flags.steps },
+    stopAt: flags.stopAt,
     stage: flags.stage as ConfigLayer['stage'],
     init: flags.init,
   };

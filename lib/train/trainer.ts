@@ -55,6 +55,8 @@ export async function train(config: RunConfig, opts: TrainOptions = {}): Promise
   const emit = (event: TrainEvent) => isRoot && opts.onEvent?.(event);
   const { outDir } = config;
   const totalSteps = config.schedule.steps;
+  // Where this run ends: its schedule's end, or earlier with stopAt (one stage of a longer recipe).
+  const endStep = config.stopAt ?? totalSteps;
 
   // ---- where we start from
   const resumeDir = opts.resume ? await resolveCheckpointDir(opts.resume) : null;
@@ -208,11 +210,11 @@ export async function train(config: RunConfig, opts: TrainOptions = {}): Promise
       p.catch(() => {});
       return p;
     };
-    let pending = step < totalSteps ? prefetch() : null;
+    let pending = step < endStep ? prefetch() : null;
     let lossScale: number | null = null; // with loss scaling: the scale of the last step
     let windowOverflows = 0;
 
-    while (step < totalSteps) {
+    while (step < endStep) {
       // Ranks see a Ctrl-C at different steps: they agree on it, so all stop at the same one.
       const stop = group ? await group.agreeToStop(Boolean(opts.signal?.aborted)) : opts.signal?.aborted;
       if (stop) {
@@ -233,7 +235,7 @@ export async function train(config: RunConfig, opts: TrainOptions = {}): Promise
       // Each rank samples its own shard's actions from its own stream (rank 0: the single-process one).
       if (hrl && group) hrl.sampleSeed = rankSampleSeed(hrl.sampleSeed, group.rank);
       const stepDone = hrl ? model.hrlStep(batch, { ...optimizer, lr }, hrl) : model.trainStep(batch, spArgs(lr, step));
-      pending = step + 1 < totalSteps ? prefetch() : null;
+      pending = step + 1 < endStep ? prefetch() : null;
       const r = await stepDone;
 
       if (!Number.isFinite(r.loss)) {
@@ -256,7 +258,7 @@ export async function train(config: RunConfig, opts: TrainOptions = {}): Promise
       }
       emit({ type: 'step', step, steps: totalSteps, lr, loss: r.loss });
 
-      if (step % config.logEvery === 0 || step === totalSteps) {
+      if (step % config.logEvery === 0 || step === endStep) {
         const now = performance.now();
         const w = meter.take();
         const event = {
@@ -281,7 +283,7 @@ export async function train(config: RunConfig, opts: TrainOptions = {}): Promise
         windowWaitMs = 0;
       }
 
-      if (step % config.evalEvery === 0 || step === totalSteps) {
+      if (step % config.evalEvery === 0 || step === endStep) {
         await evaluateAndSave();
         evaluatedAt = step;
         windowStart = performance.now(); // keep evaluation out of the next img/s figure

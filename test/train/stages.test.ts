@@ -129,6 +129,34 @@ describe('stages and resumption', () => {
     for (const [k, v] of a) expect(Buffer.compare(v, b.get(k)!), k).toBe(0);
   });
 
+  it('stopAt ends a run early on the full schedule; resumed with a later stopAt it equals the uninterrupted run', async () => {
+    // The execution-target run above, as two stages: its first 5 steps, then the remaining 7.
+    const hrl = {
+      stage: 'hrl' as const,
+      init: join(scratch, 'sp-full'),
+      hrl: { alpha: 0.5, executionTarget: { rate: 0.3, alphaStep: 2 } },
+      optimizer: { lr: 0.01 },
+      logEvery: 1,
+    };
+    const events: TrainEvent[] = [];
+    const first = await train(config('hrl-stop', { ...hrl, stopAt: 5 }), { onEvent: (e) => events.push(e) });
+    expect(first.steps).toBe(5);
+    // Same learning rates and alphas as the 12-step run's first 5 steps: the schedule kept its length.
+    const full = readFileSync(join(scratch, 'hrl-target-full', 'metrics.jsonl'), 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l))
+      .filter((e) => e.type === 'train' && e.step <= 5);
+    const logged = events.filter((e) => e.type === 'train');
+    expect(logged.map((e) => [e.step, e.lr, e.alpha])).toEqual(full.map((e) => [e.step, e.lr, e.alpha]));
+    expect(events.some((e) => e.type === 'eval' && e.step === 5)).toBe(true);
+
+    await train(config('hrl-stop', { ...hrl, stopAt: 12 }), { resume: join(scratch, 'hrl-stop') });
+    const [a, b] = [weights(join(scratch, 'hrl-target-full')), weights(join(scratch, 'hrl-stop'))];
+    for (const [k, v] of a) expect(Buffer.compare(v, b.get(k)!), k).toBe(0);
+    expect(() => config('bad', { stopAt: 13 })).toThrow(/stopAt: must be at most schedule\.steps \(12\), got 13/);
+  });
+
   it('refuses an HRL execution target outside (0, 1)', () => {
     for (const rate of [0, 1, 1.5]) {
       expect(() => config('bad', { stage: 'hrl', hrl: { executionTarget: { rate } } })).toThrow(/executionTarget/);
