@@ -338,8 +338,8 @@ export const RunConfigSchema = z.strictObject({
   optimizer: OptimizerSchema.prefault({}),
   schedule: ScheduleSchema.prefault({}),
   /**
-   * End the run after this many optimizer steps while the learning-rate schedule (and HRL's
-   * execution target) keep schedule.steps' length: one stage of a longer recipe, e.g. HRL for
+   * End the run after this many optimizer steps while the learning-rate schedule keeps
+   * schedule.steps' length: one stage of a longer recipe, e.g. HRL for
    * the first half of its schedule and then SP (--init) for the rest. The run evaluates and
    * saves last/ at this step; --resume with a later stopAt continues it. Absent: schedule.steps.
    */
