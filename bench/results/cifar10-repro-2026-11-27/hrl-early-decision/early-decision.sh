@@ -5,7 +5,7 @@
 # remaining 850 steps of the 2000-step budget, then the evaluation with a threshold sweep.
 # The SP start runs/s12/sp300-open-seedS is the twelfth try's (../hrl-seeds/README.md).
 # `--stop-at 850` on the HRL command does the same as the wait-and-stop below (stopAt keeps the
-# schedule's length; test/train/stages.test.ts checks it bit for bit); it landed after these runs.
+# schedule's length; checked byte for byte on seed 0, see README.md); it landed after these runs.
 set -eu
 S=$1
 node dist/cli/main.js train --json --out runs/s15/a05-r0.85-seed$S --preset cifar10-repro-skipnet38-hrl \
