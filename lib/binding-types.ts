@@ -79,6 +79,9 @@ export interface HrlArgs {
   logitPenalty?: number;
   // Bound only z above +logitLimit (shut gates may saturate shut); default false: both sides.
   logitUpperOnly?: boolean;
+  // The gates read the block outputs detached: the policy-gradient term and the logit bound
+  // train the gates alone, the backbone learns from the cross-entropy (default false, the reference).
+  gatesReadDetached?: boolean;
   sampleSeed: number; // the step's actions come from a generator seeded with this
 }
 

@@ -304,9 +304,10 @@ export const RunConfigSchema = z.strictObject({
    */
   gateWarmupSteps: z.number().int().min(0).default(0),
   /**
-   * SP only: the gates read the block outputs detached, so their straight-through gradient trains
-   * the gates alone and the backbone learns from the classification path only. Not in the
-   * reference (false there), where every gate's gradient also flows into the features it read.
+   * The gates read the block outputs detached, so the gates' own training signal trains the gates
+   * alone and the backbone learns from the classification path only: in SP the straight-through
+   * gradient, in HRL the policy-gradient term and the logit bound. Not in the reference (false
+   * there), where every gate's gradient also flows into the features it read.
    */
   gatesReadDetached: z.boolean().default(false),
   /**
@@ -401,11 +402,11 @@ export const RunConfigSchema = z.strictObject({
       message: `gate warm-up holds hard SP gates open: it needs stage 'sp', a gated model and gateMode 'hard' (got stage '${c.stage}', gate '${c.model.gate}', gateMode '${c.model.gateMode}'); set gateWarmupSteps to 0`,
     });
   }
-  if (c.gatesReadDetached && (c.stage !== 'sp' || c.model.gate === 'none')) {
+  if (c.gatesReadDetached && c.model.gate === 'none') {
     ctx.addIssue({
       code: 'custom',
       path: ['gatesReadDetached'],
-      message: `detached gate inputs are an SP option for gated models (got stage '${c.stage}', gate '${c.model.gate}'); set gatesReadDetached to false`,
+      message: `detached gate inputs need a gated model (got gate 'none'); set gatesReadDetached to false or choose a gate`,
     });
   }
   if (c.stopAt !== undefined && c.stopAt > c.schedule.steps) {

@@ -279,7 +279,7 @@ Engine::HrlPass Engine::hrlForwardBackward(const BatchView& batch, const HrlArgs
   }
   {
     AutocastScope autocast(spec_.precision, device_);
-    h.fwd = model_->forwardMasked(x, MaskRule::Sample, 0.5, &sampling, !hrl.skipCompute);
+    h.fwd = model_->forwardMasked(x, MaskRule::Sample, 0.5, &sampling, !hrl.skipCompute, hrl.gatesReadDetached);
     h.ce = torch::nn::functional::cross_entropy(
         h.fwd.logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));
   }

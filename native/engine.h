@@ -92,6 +92,10 @@ struct HrlArgs {
   double logitLimit = 0;
   double logitPenalty = 0;
   bool logitUpperOnly = false;
+  // Not in the reference: the gates read the block outputs detached, so the policy-gradient
+  // term (and the logit bound) train the gates alone and the backbone learns from the
+  // cross-entropy only, as SgdArgs::gatesReadDetached does for SP's straight-through gradient.
+  bool gatesReadDetached = false;
   uint64_t sampleSeed = 0;  // actions of step s come from a generator seeded with (seed, s)
 };
 

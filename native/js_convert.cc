@@ -207,6 +207,7 @@ HrlArgs hrlFromJs(const Napi::Value& value) {
   if (!o.Get("logitLimit").IsUndefined()) h.logitLimit = numberField(o, "logitLimit", 0, 1e3);
   if (!o.Get("logitPenalty").IsUndefined()) h.logitPenalty = numberField(o, "logitPenalty", 0, 1e6);
   if (!o.Get("logitUpperOnly").IsUndefined()) h.logitUpperOnly = boolField(o, "logitUpperOnly");
+  if (!o.Get("gatesReadDetached").IsUndefined()) h.gatesReadDetached = boolField(o, "gatesReadDetached");
   if (!o.Get("baselineMomentum").IsUndefined()) h.baselineMomentum = numberField(o, "baselineMomentum", 0, 1);
   h.sampleSeed = static_cast<uint64_t>(intField(o, "sampleSeed", 0, 9007199254740991.0));
   return h;

@@ -351,6 +351,7 @@ function hrlArgs(config: RunConfig, gatedBlocks: number, step: number, alpha: nu
           logitUpperOnly: h.logitBound.side === 'execute',
         }
       : {}),
+    ...(config.gatesReadDetached ? { gatesReadDetached: true } : {}),
     sampleSeed: config.seed * 1_000_003 + step,
   };
 }
