@@ -25,15 +25,18 @@ async function gatesThatRead(seed: number) {
   return m;
 }
 
+// Largest change of one tensor between two weight maps.
+function largestChange(a: WeightMap, b: WeightMap, name: string): number {
+  const [x, y] = [get(a, name), get(b, name)];
+  let worst = 0;
+  for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(x[i] - y[i]));
+  return worst;
+}
+
 // Largest change between two weight maps over the backbone (everything but the gates).
 function backboneDifference(a: WeightMap, b: WeightMap): number {
   let worst = 0;
-  for (const [name] of a) {
-    if (name.startsWith('gates.')) continue;
-    const x = get(a, name);
-    const y = get(b, name);
-    for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(x[i] - y[i]));
-  }
+  for (const [name] of a) if (!name.startsWith('gates.')) worst = Math.max(worst, largestChange(a, b, name));
   return worst;
 }
 
@@ -66,8 +69,7 @@ describe('SP with gates that read detached features', () => {
     const after = await savedWeights(m);
     for (let g = 0; g < FF14_GATES - 1; g++) {
       const name = `gates.${g}.linear.weight`;
-      const moved = Math.max(...Array.from(get(after, name), (v, i) => Math.abs(v - get(before, name)[i])));
-      expect(moved).toBeGreaterThan(1e-9);
+      expect(largestChange(after, before, name)).toBeGreaterThan(1e-9);
     }
   });
 
@@ -95,10 +97,7 @@ async function hrlSpread(detached: boolean): Promise<{ backbone: number; gates: 
   expect(Math.abs(a.loss - b.loss)).toBeLessThan(1e-12);
   const [wa, wb] = [await savedWeights(quiet), await savedWeights(loud)];
   let gates = 0;
-  for (let g = 0; g < FF14_GATES; g++) {
-    const name = `gates.${g}.linear.weight`;
-    gates = Math.max(gates, ...Array.from(get(wa, name), (v, i) => Math.abs(v - get(wb, name)[i])));
-  }
+  for (let g = 0; g < FF14_GATES; g++) gates = Math.max(gates, largestChange(wa, wb, `gates.${g}.linear.weight`));
   return { backbone: backboneDifference(wa, wb), gates };
 }
 
